@@ -1,0 +1,51 @@
+// Outcome: what happened in one run, and the exit status that tells the caller (DESIGN.md §4).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "ctxrun/proc.h"
+
+namespace ctxrun {
+
+enum class Ending {
+  exited,             // the command exited (any status) before the context ended
+  signaled,           // the command died of a signal on its own
+  deadline_exceeded,  // the deadline passed
+  canceled,           // a cancelling signal reached ctxrun
+  error,              // ctxrun could not do its job (bad usage, spawn failure, survivors)
+};
+
+// One step of teardown: which signal went to how many processes, and how long the step took.
+struct TeardownStep {
+  int signal = 0;
+  int processes = 0;
+  std::chrono::nanoseconds took{0};
+};
+
+struct Outcome {
+  Ending ending = Ending::error;
+  std::string cause;             // "timeout 2s", "SIGINT", ...: what ended the context
+  int cancel_signal = 0;         // the signal that cancelled (Ending::canceled)
+  bool command_reaped = false;   // command_status is valid
+  int command_status = 0;        // raw wait status of the command
+  int spawn_exit = 0;            // 125/126/127 when the command could not be started
+  bool command_started = false;  // false: the context ended (or spawn failed) before exec
+  std::vector<TeardownStep> teardown;
+  int processes_torn_down = 0;   // distinct processes signalled by teardown
+  std::vector<ProcessInfo> survivors;  // processes still there after the last teardown step
+  std::string error;             // for Ending::error
+};
+
+// How ctxrun ends: exit with `status`, or, when `die_of_signal` is set, die of that signal (and
+// exit with `status` = 128+N only if dying is impossible, as for PID 1).
+struct ExitPlan {
+  int status = 0;
+  int die_of_signal = 0;
+};
+
+// The exit-status contract. `preserve_status`: on DeadlineExceeded, the command's own status.
+ExitPlan plan_exit(const Outcome& outcome, bool preserve_status) noexcept;
+
+}  // namespace ctxrun

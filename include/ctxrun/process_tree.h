@@ -1,0 +1,63 @@
+// ProcessTree: which processes belong to a run, so that teardown can reach every one of them.
+//
+// A backend is chosen once per run (make_process_tree) and driven by the runner: prepare() before
+// the command is spawned, prepare_child() in the child between fork and exec, started() after the
+// spawn, then members() as often as teardown needs. The runner does all the signalling and reaping.
+//
+// Backends (DESIGN.md §2):
+//  - subreaper: ctxrun is a child subreaper, so orphans (double-forked, setsid daemons) re-parent to
+//    it and stay in the tree; members are the descendants of ctxrun, read from /proc. The command
+//    stays in the caller's process group, so the terminal treats it as if ctxrun were not there.
+//  - pgroup: the command leads a new process group; members are that group's processes. Portable,
+//    but a process that calls setsid or setpgid leaves the tree: it is the negative control and the
+//    fallback where /proc or subreaping is missing.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ctxrun/proc.h"
+
+namespace ctxrun {
+
+enum class TreeKind { automatic, subreaper, pgroup };
+
+class ProcessTree {
+ public:
+  virtual ~ProcessTree() = default;
+
+  // "subreaper", "pgroup".
+  virtual const char* name() const noexcept = 0;
+
+  // In the child, between fork and exec. Async-signal-safe; returns false (errno set) on failure.
+  virtual bool prepare_child() const noexcept { return true; }
+
+  // In the parent, right after the command was spawned as `pid`.
+  virtual void started(pid_t pid) noexcept { command_ = pid; }
+
+  // The live (not zombie) processes of the tree now. Each call reads the system afresh.
+  virtual std::vector<ProcessInfo> members() = 0;
+
+  // Whether nothing of the tree is left, given whether ctxrun still has unreaped children (the
+  // runner knows that from waitpid). For the subreaper that alone decides: every live descendant
+  // has a live ancestor that is ctxrun's child. Other backends look.
+  virtual bool gone(bool has_children) { return !has_children || members().empty(); }
+
+  // Sends `sig` once to every live member, followed by SIGCONT when `then_cont`, except members
+  // of process group `skip_pgid` (0: none). Returns the processes signalled.
+  virtual std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t skip_pgid);
+
+ protected:
+  pid_t command_ = 0;
+};
+
+// Makes the backend `kind` (automatic: the strongest that works here). Must be called before the
+// command is spawned (the subreaper flag has to be set first). On failure returns a message naming
+// the reason, ready to print after "ctxrun: ". `why` receives, for automatic, why it chose as it did.
+std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(TreeKind kind, std::string& why);
+
+}  // namespace ctxrun

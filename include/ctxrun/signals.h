@@ -1,0 +1,70 @@
+// Signal names and numbers, and the signal regime ctxrun runs under.
+#pragma once
+
+#include <signal.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "ctxrun/unique_fd.h"
+
+namespace ctxrun {
+
+// Parses a signal as users write it: "TERM", "SIGTERM", "term", "15", "RTMIN+2", "SIGRTMAX-1".
+// Returns the number, or an error message naming the value. Signal 0 is rejected: it sends nothing.
+std::variant<int, std::string> parse_signal(std::string_view text);
+
+// "SIGTERM", "SIGRTMIN+2"; "SIG42" for a number with no name.
+std::string signal_name(int sig);
+
+// The signals that end the context as Canceled.
+inline constexpr int kCancelSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// The signals ctxrun passes on to the command.
+inline constexpr int kForwardSignals[] = {SIGUSR1, SIGUSR2};
+
+// SignalRegime: how ctxrun takes signals, and how the command gets back the ones ctxrun started with.
+//
+// ctxrun has no signal handlers that run: every signal it watches is blocked and read from a
+// signalfd in the event loop (tini's and ninja's way: nothing is lost, nothing runs asynchronously).
+// A no-op handler is installed for each watched signal only because a PID 1 drops signals whose
+// action is SIG_DFL before they can be queued; exec resets such handlers to SIG_DFL in the command.
+//
+// A cancel or forward signal that was ignored when ctxrun started (nohup, `cmd &` in a script) stays
+// ignored and is not watched: the caller asked for it not to interrupt. SIGCHLD is always watched,
+// and set back to SIG_IGN in the command if it was ignored.
+//
+// The regime is process-wide: create at most one, early in main, before any thread exists.
+class SignalRegime {
+ public:
+  // Records the start-up mask and dispositions, installs the regime, opens the signalfd.
+  // Returns nullopt with errno set on failure.
+  static std::optional<SignalRegime> install() noexcept;
+
+  SignalRegime(SignalRegime&&) noexcept = default;
+  SignalRegime& operator=(SignalRegime&&) noexcept = default;
+
+  // The signalfd: readable when a watched signal is pending. Non-blocking, close-on-exec.
+  int fd() const noexcept { return fd_.get(); }
+
+  // Whether `sig` is watched (so it cancels or is forwarded).
+  bool watched(int sig) const noexcept { return sigismember(&watched_, sig) == 1; }
+
+  // In the child, between fork and exec: restores the signal mask and the SIG_IGN dispositions
+  // ctxrun was started with. Async-signal-safe: only sigaction and sigprocmask on prepared memory.
+  void restore_in_child() const noexcept;
+
+  // Dies of `sig` as a process without handlers would: no core dump, default action, unblocked.
+  // Returns only if that did not end the process (PID 1, or a signal whose default is to ignore).
+  static void die_of(int sig) noexcept;
+
+ private:
+  SignalRegime() = default;
+  sigset_t original_mask_{};
+  sigset_t originally_ignored_{};
+  sigset_t watched_{};
+  unique_fd fd_;
+};
+
+}  // namespace ctxrun

@@ -1,0 +1,35 @@
+#include "ctxrun/outcome.h"
+
+#include <sys/wait.h>
+
+namespace ctxrun {
+namespace {
+
+// The status a shell would show for the command: N, or 128+signal.
+int shell_status(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 125;
+}
+
+}  // namespace
+
+ExitPlan plan_exit(const Outcome& outcome, bool preserve_status) noexcept {
+  if (!outcome.survivors.empty()) return {.status = 125};
+  switch (outcome.ending) {
+    case Ending::exited:
+      return {.status = WEXITSTATUS(outcome.command_status)};
+    case Ending::signaled:
+      return {.status = 128 + WTERMSIG(outcome.command_status), .die_of_signal = WTERMSIG(outcome.command_status)};
+    case Ending::deadline_exceeded:
+      if (preserve_status && outcome.command_reaped) return {.status = shell_status(outcome.command_status)};
+      return {.status = 124};
+    case Ending::canceled:
+      return {.status = 128 + outcome.cancel_signal, .die_of_signal = outcome.cancel_signal};
+    case Ending::error:
+      return {.status = outcome.spawn_exit ? outcome.spawn_exit : 125};
+  }
+  return {.status = 125};
+}
+
+}  // namespace ctxrun

@@ -1,0 +1,122 @@
+#include "ctxrun/proc.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <unordered_map>
+
+#include "ctxrun/unique_fd.h"
+
+namespace ctxrun {
+namespace {
+
+// Parses the text of /proc/PID/stat. comm may hold spaces and ')', so fields are counted from the
+// last ')'.
+std::optional<ProcessInfo> parse_stat(const char* buf, std::size_t len) {
+  const char* open = static_cast<const char*>(memchr(buf, '(', len));
+  const char* close = static_cast<const char*>(memrchr(buf, ')', len));
+  if (!open || !close || close < open || close + 2 >= buf + len) return std::nullopt;
+  ProcessInfo p;
+  p.pid = static_cast<pid_t>(std::strtol(buf, nullptr, 10));
+  p.name.assign(open + 1, close);
+  const char* s = close + 2;  // field 3: state
+  p.state = *s;
+  // Fields 4 (ppid), 5 (pgrp), then 22 (starttime).
+  char* end = nullptr;
+  p.ppid = static_cast<pid_t>(std::strtol(s + 1, &end, 10));
+  p.pgid = static_cast<pid_t>(std::strtol(end, &end, 10));
+  for (int field = 6; field < 22; ++field) {
+    while (*end == ' ') ++end;
+    while (*end && *end != ' ') ++end;
+  }
+  p.start_time = std::strtoull(end, nullptr, 10);
+  return p;
+}
+
+std::optional<ProcessInfo> read_stat_at(int dir_fd, const char* name) {
+  char path[64];
+  std::snprintf(path, sizeof path, "%s/stat", name);
+  unique_fd fd(openat(dir_fd, path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  char buf[1024];
+  ssize_t n;
+  do n = ::read(fd.get(), buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  return parse_stat(buf, static_cast<std::size_t>(n));
+}
+
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+int pidfd_send_signal(int pidfd, int sig) {
+  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+}  // namespace
+
+std::optional<ProcessInfo> read_process(pid_t pid) {
+  char name[32];
+  std::snprintf(name, sizeof name, "/proc/%d", static_cast<int>(pid));
+  return read_stat_at(AT_FDCWD, name);
+}
+
+std::optional<std::vector<ProcessInfo>> scan_processes() {
+  DIR* dir = opendir("/proc");
+  if (!dir) return std::nullopt;
+  std::vector<ProcessInfo> all;
+  int dfd = dirfd(dir);
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+    if (auto p = read_stat_at(dfd, entry->d_name)) all.push_back(std::move(*p));
+  }
+  closedir(dir);
+  return all;
+}
+
+std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInfo>& all) {
+  std::unordered_multimap<pid_t, const ProcessInfo*> children;
+  children.reserve(all.size());
+  for (const auto& p : all) children.emplace(p.ppid, &p);
+  std::vector<ProcessInfo> out;
+  std::vector<pid_t> frontier{root};
+  while (!frontier.empty()) {
+    pid_t parent = frontier.back();
+    frontier.pop_back();
+    auto [first, last] = children.equal_range(parent);
+    for (auto it = first; it != last; ++it) {
+      if (it->second->pid == root) continue;  // pid 0's children include pid 1 and 2
+      out.push_back(*it->second);
+      frontier.push_back(it->second->pid);
+    }
+  }
+  return out;
+}
+
+bool signal_process(const ProcessInfo& p, int sig, bool then_cont) noexcept {
+  unique_fd pidfd(pidfd_open(p.pid));
+  if (!pidfd) {
+    if (errno != ENOSYS) return false;  // gone
+    // Kernels before 5.3: fall back to kill() after the same identity check (a narrow race).
+    auto now = read_process(p.pid);
+    if (!now || now->start_time != p.start_time) return false;
+    if (::kill(p.pid, sig) != 0) return false;
+    if (then_cont) ::kill(p.pid, SIGCONT);
+    return true;
+  }
+  // The pidfd pins the process: if it is the one we saw (same start time), it stays that one.
+  auto now = read_process(p.pid);
+  if (!now || now->start_time != p.start_time) return false;
+  if (pidfd_send_signal(pidfd.get(), sig) != 0) return false;
+  if (then_cont) pidfd_send_signal(pidfd.get(), SIGCONT);
+  return true;
+}
+
+}  // namespace ctxrun

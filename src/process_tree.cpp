@@ -1,0 +1,94 @@
+#include "ctxrun/process_tree.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ctxrun {
+
+std::vector<ProcessInfo> ProcessTree::signal_all(int sig, bool then_cont, pid_t skip_pgid) {
+  std::vector<ProcessInfo> signalled;
+  for (auto& p : members())
+    if (p.pgid != skip_pgid && signal_process(p, sig, then_cont)) signalled.push_back(std::move(p));
+  return signalled;
+}
+
+namespace {
+
+class SubreaperTree final : public ProcessTree {
+ public:
+  const char* name() const noexcept override { return "subreaper"; }
+  std::vector<ProcessInfo> members() override {
+    auto all = scan_processes();
+    if (!all) return {};
+    auto tree = descendants_of(getpid(), *all);
+    std::erase_if(tree, [](const ProcessInfo& p) { return p.state == 'Z' || p.state == 'X'; });
+    return tree;
+  }
+  bool gone(bool has_children) override { return !has_children; }
+};
+
+class PgroupTree final : public ProcessTree {
+ public:
+  const char* name() const noexcept override { return "pgroup"; }
+  bool prepare_child() const noexcept override { return setpgid(0, 0) == 0; }
+  void started(pid_t pid) noexcept override {
+    command_ = pid;
+    setpgid(pid, pid);  // also in the parent, so the group exists whichever runs first
+  }
+  std::vector<ProcessInfo> members() override {
+    std::vector<ProcessInfo> group;
+    if (auto all = scan_processes()) {
+      for (auto& p : *all)
+        if (p.pgid == command_ && p.state != 'Z' && p.state != 'X') group.push_back(std::move(p));
+      return group;
+    }
+    // Without /proc, the group can only be probed as a whole.
+    if (::kill(-command_, 0) == 0) group.push_back(ProcessInfo{.pid = command_, .ppid = 0, .pgid = command_, .state = '?', .start_time = 0, .name = {}});
+    return group;
+  }
+  // One kill() reaches the whole group at once: the kernel lets no member fork past it.
+  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t skip_pgid) override {
+    if (command_ == skip_pgid) return {};
+    auto group = members();
+    if (::kill(-command_, sig) != 0) return {};
+    if (then_cont) ::kill(-command_, SIGCONT);
+    return group;
+  }
+};
+
+bool proc_readable() { return access("/proc/self/stat", R_OK) == 0; }
+
+}  // namespace
+
+std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(TreeKind kind, std::string& why) {
+  // The subreaper flag helps every backend: orphans re-parent to ctxrun, so it can reap them and
+  // is told (SIGCHLD) when they die.
+  bool subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+  int subreaper_errno = errno;
+  switch (kind) {
+    case TreeKind::subreaper:
+      if (!subreaper)
+        return fmt::format("--tree=subreaper: cannot become a child subreaper: {}", std::strerror(subreaper_errno));
+      if (!proc_readable()) return std::string("--tree=subreaper: /proc is not readable");
+      return std::make_unique<SubreaperTree>();
+    case TreeKind::pgroup:
+      return std::make_unique<PgroupTree>();
+    case TreeKind::automatic:
+      if (subreaper && proc_readable()) {
+        why = "subreaper: ctxrun is a child subreaper and /proc is readable";
+        return std::make_unique<SubreaperTree>();
+      }
+      why = subreaper ? "pgroup: /proc is not readable"
+                      : fmt::format("pgroup: cannot become a child subreaper: {}", std::strerror(subreaper_errno));
+      return std::make_unique<PgroupTree>();
+  }
+  return std::string("unknown tree backend");
+}
+
+}  // namespace ctxrun

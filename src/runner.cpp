@@ -1,0 +1,303 @@
+#include "ctxrun/runner.h"
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "ctxrun/log.h"
+#include "ctxrun/spawn.h"
+
+extern char** environ;
+
+namespace ctxrun {
+
+ContextPtr make_run_context(const RunOptions& options) {
+  ContextPtr ctx = background();
+  if (options.deadline) ctx = with_deadline(ctx, *options.deadline, "deadline " + options.deadline_text);
+  if (options.timeout) ctx = with_timeout(ctx, *options.timeout, "timeout " + options.timeout_text);
+  return with_cancel(ctx);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string millis(std::chrono::nanoseconds d) {
+  return fmt::format("{:.1f}ms", static_cast<double>(d.count()) / 1e6);
+}
+
+unique_fd one_shot_timer(std::chrono::nanoseconds after) {
+  unique_fd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  itimerspec spec{};
+  auto ns = std::max(after.count(), std::chrono::nanoseconds::rep{1});
+  spec.it_value = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  timerfd_settime(fd.get(), 0, &spec, nullptr);
+  return fd;
+}
+
+class Run {
+ public:
+  Run(const RunOptions& options, ContextPtr ctx, SignalRegime& signals, ProcessTree& tree)
+      : opt_(options), ctx_(std::move(ctx)), signals_(signals), tree_(tree) {}
+
+  Outcome go();
+
+ private:
+  struct Woken {
+    bool timer = false;  // the timer passed to wait_for fired
+  };
+  Woken wait_for(int timer_fd, bool watch_context);
+  void handle_signals();
+  void reap();
+  bool tree_gone() { return tree_.gone(has_children_); }
+  void end_context();
+  void after_command_exit();
+  void teardown(int first_signal, pid_t skip_pgid);
+  void kill_phase();
+  void count(const std::vector<ProcessInfo>& signalled);
+  std::vector<std::string> command_environment() const;
+
+  const RunOptions& opt_;
+  ContextPtr ctx_;
+  SignalRegime& signals_;
+  ProcessTree& tree_;
+  Outcome out_;
+  Clock::time_point start_ = Clock::now();
+  pid_t command_ = 0;         // the command's pid while it is not reaped; 0 after
+  bool has_children_ = true;  // false once waitpid says ECHILD
+  bool in_teardown_ = false;
+  bool escalate_ = false;     // a cancelling signal came during teardown: no more grace
+  int cancel_signal_ = 0;     // the signal that cancelled, 0 if none
+  bool cancel_from_terminal_ = false;
+  std::set<std::pair<pid_t, std::uint64_t>> torn_down_;  // distinct processes signalled
+};
+
+Run::Woken Run::wait_for(int timer_fd, bool watch_context) {
+  pollfd fds[3] = {{signals_.fd(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+  if (watch_context) fds[1].fd = ctx_->done_fd();
+  fds[2].fd = timer_fd;
+  while (::poll(fds, 3, -1) < 0 && errno == EINTR) {}
+  return Woken{.timer = timer_fd >= 0 && (fds[2].revents & POLLIN) != 0};
+}
+
+void Run::handle_signals() {
+  signalfd_siginfo info;
+  while (::read(signals_.fd(), &info, sizeof info) == sizeof info) {
+    int sig = static_cast<int>(info.ssi_signo);
+    if (sig == SIGCHLD) continue;  // reap() looks after children
+    bool cancels = false;
+    for (int s : kCancelSignals) cancels |= s == sig;
+    if (!cancels) {
+      if (command_ != 0) {
+        log::verbose("passing {} on to the command (pid {})", signal_name(sig), command_);
+        ::kill(command_, sig);
+      }
+      continue;
+    }
+    if (cancel_signal_ == 0 && (!ctx_->err() || in_teardown_)) {
+      if (!ctx_->err()) {
+        cancel_signal_ = sig;
+        // A signal the terminal generated (Ctrl-C, Ctrl-\, hangup) comes with SI_KERNEL; it has
+        // gone to the whole foreground process group already.
+        cancel_from_terminal_ = info.ssi_code == SI_KERNEL;
+        ctx_->cancel(signal_name(sig));
+        log::verbose("received {}{}: context canceled", signal_name(sig),
+                     cancel_from_terminal_ ? " from the terminal" : "");
+      }
+      if (in_teardown_) escalate_ = true;  // cancelled while cleaning up leftovers: no grace
+    } else if (in_teardown_ && !escalate_) {
+      escalate_ = true;
+      log::verbose("received {} again: skipping the rest of the grace period", signal_name(sig));
+    }
+  }
+}
+
+void Run::reap() {
+  while (true) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      if (pid == command_) {
+        out_.command_reaped = true;
+        out_.command_status = status;
+        command_ = 0;
+        log::verbose("command exited after {}: {}", millis(Clock::now() - start_),
+                     WIFEXITED(status) ? fmt::format("status {}", WEXITSTATUS(status))
+                                       : fmt::format("killed by {}", signal_name(WTERMSIG(status))));
+      }
+      continue;
+    }
+    if (pid < 0 && errno == EINTR) continue;
+    has_children_ = pid == 0;
+    return;
+  }
+}
+
+void Run::count(const std::vector<ProcessInfo>& signalled) {
+  for (const auto& p : signalled) torn_down_.emplace(p.pid, p.start_time);
+}
+
+void Run::kill_phase() {
+  auto began = Clock::now();
+  auto limit = one_shot_timer(kKillPhaseLimit);
+  std::set<std::pair<pid_t, std::uint64_t>> killed;
+  int sweeps = 0;
+  while (true) {
+    auto signalled = tree_.signal_all(SIGKILL, false, 0);
+    ++sweeps;
+    for (const auto& p : signalled) killed.emplace(p.pid, p.start_time);
+    count(signalled);
+    reap();
+    if (tree_gone()) break;
+    if (wait_for(limit.get(), false).timer) {
+      reap();
+      if (tree_gone()) break;
+      out_.survivors = tree_.members();
+      break;
+    }
+    handle_signals();
+    reap();
+    if (tree_gone()) break;
+  }
+  auto took = Clock::now() - began;
+  out_.teardown.push_back({.signal = SIGKILL, .processes = static_cast<int>(killed.size()), .took = took});
+  log::verbose("SIGKILL to {} processes in {} sweeps; tree gone after {}", killed.size(), sweeps, millis(took));
+  for (const auto& p : out_.survivors)
+    log::error("process {} ({}) survived teardown (state {})", p.pid, p.name, p.state);
+}
+
+void Run::teardown(int first_signal, pid_t skip_pgid) {
+  in_teardown_ = true;
+  if (first_signal != SIGKILL) {
+    auto began = Clock::now();
+    bool then_cont = first_signal != SIGCONT && first_signal != SIGSTOP;
+    auto signalled = tree_.signal_all(first_signal, then_cont, skip_pgid);
+    count(signalled);
+    auto took = Clock::now() - began;
+    out_.teardown.push_back({.signal = first_signal, .processes = static_cast<int>(signalled.size()), .took = took});
+    log::verbose("{}{} to {} processes{} in {} ({} backend)", signal_name(first_signal),
+                 then_cont ? " and SIGCONT" : "", signalled.size(),
+                 skip_pgid ? " (not to the terminal's foreground group, which had it already)" : "",
+                 millis(took), tree_.name());
+    reap();
+    if (tree_gone()) {
+      log::verbose("tree gone after {}", millis(Clock::now() - began));
+      return;
+    }
+    unique_fd grace;
+    if (opt_.kill_after) grace = one_shot_timer(*opt_.kill_after);
+    while (!escalate_) {
+      if (wait_for(grace.get(), false).timer) {
+        log::verbose("grace period of {} over", format_duration(*opt_.kill_after));
+        break;
+      }
+      handle_signals();
+      reap();
+      if (tree_gone()) {
+        log::verbose("tree gone {} into the grace period", millis(Clock::now() - began));
+        return;
+      }
+    }
+  }
+  kill_phase();
+}
+
+void Run::end_context() {
+  auto err = ctx_->err();
+  out_.ending = err == context_errc::deadline_exceeded ? Ending::deadline_exceeded : Ending::canceled;
+  out_.cause = ctx_->cause();
+  out_.cancel_signal = cancel_signal_;
+  log::verbose("{} after {} ({})", err.message(), millis(Clock::now() - start_), out_.cause);
+  if (out_.ending == Ending::canceled) teardown(cancel_signal_, cancel_from_terminal_ ? getpgrp() : 0);
+  else teardown(opt_.signal, 0);
+}
+
+void Run::after_command_exit() {
+  int status = out_.command_status;
+  out_.ending = WIFSIGNALED(status) ? Ending::signaled : Ending::exited;
+  switch (opt_.orphans) {
+    case OrphanPolicy::leave:
+      return;
+    case OrphanPolicy::kill:
+      if (tree_gone()) return;
+      log::verbose("the command left processes behind: tearing them down (--orphans=kill)");
+      teardown(opt_.signal, 0);
+      break;
+    case OrphanPolicy::wait:
+      if (!tree_gone()) log::verbose("waiting for the processes the command left behind (--orphans=wait)");
+      while (!tree_gone() && !ctx_->err()) {
+        wait_for(-1, true);
+        handle_signals();
+        reap();
+      }
+      if (!tree_gone()) end_context();
+      break;
+  }
+  if (cancel_signal_ != 0) {
+    out_.ending = Ending::canceled;
+    out_.cause = signal_name(cancel_signal_);
+    out_.cancel_signal = cancel_signal_;
+  }
+}
+
+std::vector<std::string> Run::command_environment() const {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "CTXRUN_DEADLINE=", 16) != 0) env.emplace_back(*e);
+  if (auto deadline = ctx_->deadline()) env.push_back("CTXRUN_DEADLINE=" + format_unix(*deadline));
+  return env;
+}
+
+Outcome Run::go() {
+  if (ctx_->err()) {
+    out_.ending = ctx_->err() == context_errc::deadline_exceeded ? Ending::deadline_exceeded : Ending::canceled;
+    out_.cause = ctx_->cause();
+    return out_;
+  }
+  auto env = command_environment();
+  auto spawned = spawn(SpawnRequest{.argv = opt_.command, .env = env, .signals = signals_, .tree = tree_});
+  if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
+    out_.ending = Ending::error;
+    out_.spawn_exit = failure->exit_status();
+    out_.error = fmt::format("failed to run command '{}': {}", opt_.command[0], std::strerror(failure->error));
+    return out_;
+  }
+  command_ = std::get<pid_t>(spawned);
+  out_.command_started = true;
+  tree_.started(command_);
+  log::verbose("started '{}' as pid {}", opt_.command[0], command_);
+
+  while (command_ != 0 && !ctx_->err()) {
+    wait_for(-1, true);
+    handle_signals();
+    reap();
+  }
+  if (command_ == 0) after_command_exit();
+  else end_context();
+  out_.processes_torn_down = static_cast<int>(torn_down_.size());
+  return out_;
+}
+
+}  // namespace
+
+Outcome run(const RunOptions& options, ContextPtr ctx, SignalRegime& signals, ProcessTree& tree) noexcept {
+  try {
+    return Run(options, std::move(ctx), signals, tree).go();
+  } catch (const std::exception& e) {
+    // Only allocation can throw here. Whatever was started must still go.
+    Outcome out;
+    out.ending = Ending::error;
+    out.error = fmt::format("internal error: {}", e.what());
+    for (int i = 0; i < 3 && !tree.members().empty(); ++i) tree.signal_all(SIGKILL, false, 0);
+    return out;
+  }
+}
+
+}  // namespace ctxrun

@@ -1,0 +1,111 @@
+#include "ctxrun/spawn.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "ctxrun/process_tree.h"
+#include "ctxrun/signals.h"
+#include "ctxrun/unique_fd.h"
+
+namespace ctxrun {
+namespace {
+
+// Where execvp would look for `name`, in order.
+std::vector<std::string> candidates(const std::string& name) {
+  if (name.find('/') != std::string::npos) return {name};
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/bin:/usr/bin";
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t colon = dirs.find(':', start);
+    std::string dir = dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    out.push_back((dir.empty() ? "." : dir) + "/" + name);
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return out;
+}
+
+std::vector<char*> pointers(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// Writes errno to the report pipe and ends the child. Async-signal-safe.
+[[noreturn]] void report_and_exit(int fd, int error, bool before_exec) {
+  int message[2] = {error, before_exec ? 1 : 0};
+  [[maybe_unused]] auto n = ::write(fd, message, sizeof message);
+  _exit(127);
+}
+
+}  // namespace
+
+int SpawnFailure::exit_status() const noexcept {
+  if (before_exec) return 125;
+  return error == ENOENT || error == ENOTDIR ? 127 : 126;
+}
+
+std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {
+  try {
+    // Everything the child needs is prepared here, before fork.
+    auto paths = candidates(request.argv.at(0));
+    auto argv = pointers(request.argv);
+    auto envp = pointers(request.env);
+    // For ENOEXEC: "/bin/sh path args..." as execvp does.
+    std::vector<std::string> sh_args{"/bin/sh", ""};
+    sh_args.insert(sh_args.end(), request.argv.begin() + 1, request.argv.end());
+    auto sh_argv = pointers(sh_args);
+    pid_t parent = getpid();
+
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return SpawnFailure{.error = errno, .before_exec = true};
+    unique_fd read_end(fds[0]), write_end(fds[1]);
+
+    pid_t pid = fork();
+    if (pid < 0) return SpawnFailure{.error = errno, .before_exec = true};
+    if (pid == 0) {
+      int report = write_end.get();
+      if (!request.tree.prepare_child()) report_and_exit(report, errno, true);
+      // Die with ctxrun; and if ctxrun died already (between fork and prctl), stop here.
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) report_and_exit(report, ESRCH, true);
+      request.signals.restore_in_child();
+      int error = ENOENT;
+      bool denied = false;
+      for (auto& path : paths) {
+        execve(path.c_str(), argv.data(), envp.data());
+        if (errno == ENOEXEC) {
+          sh_argv[1] = const_cast<char*>(path.c_str());
+          execve("/bin/sh", sh_argv.data(), envp.data());
+        }
+        if (errno == EACCES) denied = true;
+        else if (errno != ENOENT && errno != ENOTDIR) { error = errno; break; }
+      }
+      // As execvp: a path that exists but cannot be run (EACCES) is what the user hears about.
+      report_and_exit(report, denied && error == ENOENT ? EACCES : error, false);
+    }
+    write_end.reset();
+    int message[2] = {0, 0};
+    ssize_t n;
+    do n = ::read(read_end.get(), message, sizeof message);
+    while (n < 0 && errno == EINTR);
+    if (n == sizeof message) {
+      int status;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+      return SpawnFailure{.error = message[0], .before_exec = message[1] != 0};
+    }
+    return pid;  // the pipe closed on exec: the command runs
+  } catch (...) {
+    return SpawnFailure{.error = ENOMEM, .before_exec = true};
+  }
+}
+
+}  // namespace ctxrun
