@@ -34,6 +34,12 @@ std::chrono::nanoseconds now_on(clockid_t clock) {
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
+// a + b for b >= 0, saturating instead of wrapping around (a timeout of centuries is "never").
+std::chrono::nanoseconds saturating_add(std::chrono::nanoseconds a, std::chrono::nanoseconds b) {
+  if (a > std::chrono::nanoseconds::max() - b) return std::chrono::nanoseconds::max();
+  return a + b;
+}
+
 // Arms an absolute timer. A wall-clock timer is cancelled (made readable, read gives ECANCELED)
 // when the clock is set, so that it can be re-armed against the new time.
 void arm(int fd, bool wall_clock, std::chrono::nanoseconds when) {
@@ -97,14 +103,15 @@ ContextPtr with_deadline(ContextPtr parent, wall_time when, std::string cause) {
 }
 
 ContextPtr with_timeout(ContextPtr parent, std::chrono::nanoseconds timeout, std::string cause) {
+  timeout = std::max(timeout, std::chrono::nanoseconds(0));
   auto now = now_on(CLOCK_MONOTONIC);
   Context::Timer timer{.fd = unique_fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)),
                        .wall_clock = false,
-                       .when = now + std::max(timeout, std::chrono::nanoseconds(0)),
+                       .when = saturating_add(now, timeout),
                        .cause = std::move(cause)};
   // Armed at an absolute monotonic time, so a zero or negative timeout is already due.
   arm(timer.fd.get(), false, timer.when);
-  wall_time wall = wall_time(now_on(CLOCK_REALTIME)) + std::max(timeout, std::chrono::nanoseconds(0));
+  wall_time wall = wall_time(saturating_add(now_on(CLOCK_REALTIME), timeout));
   return Context::make(std::move(parent), std::move(timer), wall);
 }
 

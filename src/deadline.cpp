@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <limits>
+#include <optional>
 
 namespace ctxrun {
 namespace {
@@ -40,6 +42,14 @@ bool fraction(std::string_view s, std::size_t& pos, std::int64_t& nanos) {
   return n > 0;
 }
 
+// secs + nanos/1e9 since the epoch, or nullopt if that is beyond what a wall_time can hold.
+std::optional<wall_time> to_wall_time(std::int64_t secs, std::int64_t nanos) {
+  __int128 total = static_cast<__int128>(secs) * 1'000'000'000 + nanos;
+  if (total > std::numeric_limits<std::int64_t>::max() || total < std::numeric_limits<std::int64_t>::min())
+    return std::nullopt;
+  return wall_time(nanoseconds(static_cast<std::int64_t>(total)));
+}
+
 std::variant<wall_time, std::string> parse_rfc3339(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
   int year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2);
@@ -67,9 +77,12 @@ std::variant<wall_time, std::string> parse_rfc3339(std::string_view s) {
     return invalid(s, "a zone is required: Z or an offset like +01:00");
   }
   if (pos != s.size()) return invalid(s, "unexpected text after the zone");
-  auto t = sys_days(ymd) + hours(hour) + minutes(minute) + seconds(second) + nanoseconds(nanos) -
-           minutes(offset_minutes);
-  return wall_time(duration_cast<nanoseconds>(t.time_since_epoch()));
+  // In seconds first: a nanosecond count only reaches from 1677 to 2262, and must not wrap around.
+  std::int64_t secs = sys_seconds(sys_days(ymd)).time_since_epoch().count() + hour * 3600 +
+                      minute * 60 + second - offset_minutes * 60;
+  auto t = to_wall_time(secs, nanos);
+  if (!t) return invalid(s, "out of range: deadlines go from 1677-09-21 to 2262-04-11");
+  return *t;
 }
 
 }  // namespace
@@ -77,23 +90,32 @@ std::variant<wall_time, std::string> parse_rfc3339(std::string_view s) {
 std::variant<wall_time, std::string> parse_unix(std::string_view s) {
   std::size_t pos = 0;
   std::int64_t secs = 0;
+  bool too_far = false;
   while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-    if (secs > 9'000'000'000LL) return invalid(s, "too far in the future");
     secs = secs * 10 + (s[pos] - '0');
+    if (secs > 9'223'372'036LL) {  // the last second a nanosecond count reaches (2262)
+      too_far = true;
+      secs = 9'223'372'037LL;       // keep reading, so that bad syntax is reported as such
+    }
     ++pos;
   }
   if (pos == 0) return invalid(s, "expected seconds since the epoch like 1764090000.25");
   std::int64_t nanos = 0;
   if (!fraction(s, pos, nanos) || pos != s.size())
     return invalid(s, "expected seconds since the epoch like 1764090000.25");
-  return wall_time(seconds(secs) + nanoseconds(nanos));
+  auto t = too_far ? std::nullopt : to_wall_time(secs, nanos);
+  if (!t) return invalid(s, "too far in the future");
+  return *t;
 }
 
 std::variant<wall_time, std::string> parse_deadline(std::string_view text) {
   if (text.empty()) return std::string("invalid deadline '' (empty)");
   if (text[0] == '@') {
     auto r = parse_unix(text.substr(1));
-    if (std::holds_alternative<std::string>(r)) return invalid(text, "expected @ and seconds since the epoch like @1764090000.25");
+    if (auto* error = std::get_if<std::string>(&r))
+      return invalid(text, error->ends_with("(too far in the future)")
+                               ? "too far in the future"
+                               : "expected @ and seconds since the epoch like @1764090000.25");
     return r;
   }
   return parse_rfc3339(text);

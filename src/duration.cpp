@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -12,10 +13,106 @@ namespace ctxrun {
 namespace {
 
 constexpr double kMaxNanos = 9.2e18;  // just under INT64_MAX: beyond it, "no deadline"
+constexpr std::int64_t kMaxNanosInt = 9'200'000'000'000'000'000;
 
 std::string invalid(std::string_view text) { return fmt::format("invalid duration '{}'", text); }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+using u128 = unsigned __int128;
+
+// A decimal number as written, exactly: int(digits) * 10^exp10.
+struct Decimal {
+  std::string digits;  // significant digits, without leading zeros
+  long exp10 = 0;
+};
+
+// Reads [digits][.digits] at `pos` (no sign, no exponent) into `d`; advances pos. False if there
+// is no digit at all.
+bool read_decimal(std::string_view s, std::size_t& pos, Decimal& d) {
+  bool any = false;
+  while (pos < s.size() && is_digit(s[pos])) {
+    if (!d.digits.empty() || s[pos] != '0') d.digits += s[pos];
+    any = true;
+    ++pos;
+  }
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    while (pos < s.size() && is_digit(s[pos])) {
+      if (!d.digits.empty() || s[pos] != '0') d.digits += s[pos];
+      --d.exp10;
+      any = true;
+      ++pos;
+    }
+  }
+  return any;
+}
+
+// `d` units of `unit_ns` nanoseconds, exactly, with fractions of a nanosecond rounded up.
+// Returns false (too large) when the result is kMaxNanosInt or more.
+bool decimal_to_nanos(Decimal d, std::int64_t unit_ns, std::int64_t& nanos) {
+  while (!d.digits.empty() && d.digits.back() == '0') {
+    d.digits.pop_back();
+    ++d.exp10;
+  }
+  nanos = 0;
+  if (d.digits.empty()) return true;  // zero
+  // Multiply the digits by the unit, in decimal: value = product * 10^exp10, exactly.
+  std::string product(d.digits.size(), '0');
+  u128 carry = 0;
+  for (std::size_t i = d.digits.size(); i-- > 0;) {
+    u128 v = static_cast<u128>(d.digits[i] - '0') * static_cast<u128>(unit_ns) + carry;
+    product[i] = static_cast<char>('0' + static_cast<int>(v % 10));
+    carry = v / 10;
+  }
+  std::string high;
+  while (carry > 0) {
+    high.insert(high.begin(), static_cast<char>('0' + static_cast<int>(carry % 10)));
+    carry /= 10;
+  }
+  product.insert(0, high);
+  product.erase(0, std::min(product.find_first_not_of('0'), product.size()));
+  // Split at the decimal point: whole nanoseconds, then whether a fraction of one is left.
+  std::size_t whole_digits;
+  bool fraction = false;
+  if (d.exp10 >= 0) {
+    if (static_cast<long>(product.size()) + d.exp10 > 20) return false;  // >= 10^20 ns
+    product.append(static_cast<std::size_t>(d.exp10), '0');
+    whole_digits = product.size();
+  } else {
+    auto frac_digits = static_cast<std::size_t>(-d.exp10);
+    whole_digits = product.size() > frac_digits ? product.size() - frac_digits : 0;
+    fraction = product.find_first_not_of('0', whole_digits) != std::string::npos;
+    if (whole_digits > 20) return false;
+  }
+  u128 result = 0;
+  for (std::size_t i = 0; i < whole_digits; ++i)
+    result = result * 10 + static_cast<unsigned>(product[i] - '0');
+  if (fraction) ++result;
+  if (result >= static_cast<u128>(kMaxNanosInt)) return false;
+  nanos = static_cast<std::int64_t>(result);
+  return true;
+}
+
+// Whether strtod's number `num` is in plain decimal notation: [digits][.digits][(e|E)[+|-]digits].
+// Reads it into `d` if so (hexadecimal, "inf" and the like are not).
+bool plain_decimal(std::string_view num, Decimal& d) {
+  std::size_t pos = 0;
+  if (!read_decimal(num, pos, d)) return false;
+  if (pos < num.size() && (num[pos] == 'e' || num[pos] == 'E')) {
+    ++pos;
+    bool negative = pos < num.size() && num[pos] == '-';
+    if (pos < num.size() && (num[pos] == '+' || num[pos] == '-')) ++pos;
+    if (pos >= num.size()) return false;
+    long e = 0;
+    while (pos < num.size() && is_digit(num[pos])) {
+      if (e < 1'000'000) e = e * 10 + (num[pos] - '0');  // far beyond any representable value
+      ++pos;
+    }
+    d.exp10 += negative ? -e : e;
+  }
+  return pos == num.size();
+}
 
 // Seconds (possibly huge or fractional) to a Duration; rounds partial nanoseconds up.
 Duration from_seconds(double seconds) {
@@ -47,43 +144,48 @@ std::variant<Duration, std::string> parse_gnu(std::string_view text) {
       default: return invalid(text);
     }
   }
+  Decimal decimal;
+  if (plain_decimal(std::string_view(s.c_str(), static_cast<std::size_t>(end - s.c_str())), decimal)) {
+    // Exact decimal arithmetic: a double would make "0.067" 67000001ns and "1e-400" zero.
+    std::int64_t nanos = 0;
+    if (!decimal_to_nanos(decimal, static_cast<std::int64_t>(scale) * 1'000'000'000, nanos))
+      return Duration{.infinite = true, .clamped = true};
+    return Duration{.value = std::chrono::nanoseconds(nanos)};
+  }
+  // Hexadecimal or infinity, as strtod reads them.
   Duration d = from_seconds(value * scale);
   if (errno == ERANGE && value > 1) d.clamped = true;
   return d;
 }
 
 // Go's time.ParseDuration grammar, without sign: ([0-9]*(\.[0-9]*)?unit)+.
+// Each component is exact; a fraction of a nanosecond rounds up.
 std::variant<Duration, std::string> parse_go(std::string_view text) {
-  long double total_ns = 0;
+  std::int64_t total_ns = 0;
+  bool too_large = false;
   std::size_t i = 0;
   while (i < text.size()) {
-    std::size_t start = i;
-    while (i < text.size() && is_digit(text[i])) ++i;
-    bool int_digits = i > start;
-    std::size_t frac_start = i;
-    if (i < text.size() && text[i] == '.') {
-      ++i;
-      while (i < text.size() && is_digit(text[i])) ++i;
-    }
-    bool frac_digits = i > frac_start + 1;
-    if (!int_digits && !frac_digits) return invalid(text);
-    long double number = std::strtold(std::string(text.substr(start, i - start)).c_str(), nullptr);
+    Decimal number;
+    if (!read_decimal(text, i, number)) return invalid(text);
     std::size_t unit_start = i;
     while (i < text.size() && !is_digit(text[i]) && text[i] != '.') ++i;
     std::string_view unit = text.substr(unit_start, i - unit_start);
-    long double scale;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") scale = 1e3L;
-    else if (unit == "ms") scale = 1e6L;
-    else if (unit == "s") scale = 1e9L;
-    else if (unit == "m") scale = 60e9L;
-    else if (unit == "h") scale = 3600e9L;
+    std::int64_t unit_ns;
+    if (unit == "ns") unit_ns = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") unit_ns = 1'000;
+    else if (unit == "ms") unit_ns = 1'000'000;
+    else if (unit == "s") unit_ns = 1'000'000'000;
+    else if (unit == "m") unit_ns = 60'000'000'000;
+    else if (unit == "h") unit_ns = 3'600'000'000'000;
     else return invalid(text);
-    total_ns += number * scale;
+    std::int64_t ns = 0;
+    if (too_large || !decimal_to_nanos(std::move(number), unit_ns, ns) || ns >= kMaxNanosInt - total_ns)
+      too_large = true;  // keep checking the syntax of the rest
+    else
+      total_ns += ns;
   }
-  long double rounded = std::ceil(total_ns);
-  if (rounded >= kMaxNanos) return Duration{.infinite = true, .clamped = true};
-  return Duration{.value = std::chrono::nanoseconds(static_cast<std::int64_t>(rounded))};
+  if (too_large) return Duration{.infinite = true, .clamped = true};
+  return Duration{.value = std::chrono::nanoseconds(total_ns)};
 }
 
 bool iequals(std::string_view a, std::string_view b) {

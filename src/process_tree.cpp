@@ -49,7 +49,7 @@ class PgroupTree final : public ProcessTree {
       return group;
     }
     // Without /proc, the group can only be probed as a whole.
-    if (::kill(-command_, 0) == 0) group.push_back(ProcessInfo{.pid = command_, .ppid = 0, .pgid = command_, .state = '?', .start_time = 0, .name = {}});
+    if (::kill(-command_, 0) == 0) group.push_back(ProcessInfo{.pid = command_, .pgid = command_});
     return group;
   }
   // One kill() reaches the whole group at once: the kernel lets no member fork past it.

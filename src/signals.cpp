@@ -28,10 +28,13 @@ constexpr NamedSignal kNames[] = {
     {"PWR", SIGPWR},       {"SYS", SIGSYS},
 };
 
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// ASCII case-insensitive (not c | 0x20, which would also match "USR\x11" with "USR1").
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   return true;
 }
 
@@ -50,12 +53,13 @@ int small_number(std::string_view s) {
 
 std::variant<int, std::string> parse_signal(std::string_view text) {
   auto bad = [&] { return fmt::format("invalid signal '{}'", text); };
-  if (int n = small_number(text); n >= 0) {
+  std::string_view name = text;
+  if (name.size() > 3 && iequals(name.substr(0, 3), "SIG")) name.remove_prefix(3);
+  // A number: "15", or "SIG32" as signal_name() prints a signal with no name.
+  if (int n = small_number(name); n >= 0) {
     if (n < 1 || n > SIGRTMAX) return bad();
     return n;
   }
-  std::string_view name = text;
-  if (name.size() > 3 && iequals(name.substr(0, 3), "SIG")) name.remove_prefix(3);
   for (const auto& entry : kNames)
     if (iequals(name, entry.name)) return entry.number;
   // Real-time signals: RTMIN, RTMIN+n, RTMAX, RTMAX-n, within [SIGRTMIN, SIGRTMAX].

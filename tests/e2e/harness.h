@@ -1,0 +1,104 @@
+// The end-to-end harness: starts the real ctxrun binary with real children, talks to it over
+// pipes, and checks that nothing of any tree survives.
+//
+// The test process is a child subreaper (main.cpp), so any process that escaped ctxrun ends up as
+// its child once ctxrun is gone: survivors() finds every one of them.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "ctxrun/proc.h"
+#include "ctxrun/unique_fd.h"
+
+namespace e2e {
+
+using namespace std::chrono_literals;
+
+inline const std::string kCtxrun = CTXRUN_BIN;
+inline const std::string kHelper = CTXRUN_HELPER;
+
+struct Spec {
+  std::vector<std::string> args;      // after the program name
+  std::string argv0 = kCtxrun;        // what ctxrun is started as (path to exec)
+  std::string name;                   // argv[0] as seen by ctxrun; default: argv0
+  bool capture_stdout = false;        // stdout to a pipe (else the test's stdout)
+  std::vector<int> block;             // signals blocked when ctxrun starts
+  std::vector<int> ignore;            // signals ignored when ctxrun starts
+  std::vector<int> pass_fds;          // extra descriptors ctxrun inherits (same numbers)
+  std::vector<std::string> env;       // extra "NAME=value"
+  bool new_session = false;           // start ctxrun in a new session (no terminal)
+};
+
+struct Exit {
+  int status = 0;      // raw wait status
+  std::string err;     // everything ctxrun wrote on stderr
+  std::chrono::nanoseconds took{0};
+  bool exited(int code) const;
+  bool killed_by(int sig) const;
+  std::string describe() const;
+};
+
+// One running ctxrun. Fd 3 of ctxrun (and so of the command) is the write end of the report pipe.
+class Process {
+ public:
+  explicit Process(const Spec& spec);
+  Process(Process&&) = default;
+  ~Process();
+
+  pid_t pid() const { return pid_; }
+
+  // Reads report lines up to "ready"; returns the pids reported ("pid N"). Fails the test if
+  // "ready" does not come within `limit`.
+  std::vector<pid_t> await_ready(std::chrono::milliseconds limit = 20s);
+  // The next report line ("" on EOF or after `limit`).
+  std::string next_line(std::chrono::milliseconds limit = 20s);
+  // Reads stderr until a line containing `text` arrives; false after `limit`.
+  bool await_stderr(const std::string& text, std::chrono::milliseconds limit = 20s);
+  // Whether the report pipe reaches EOF (every holder gone) within `limit`.
+  bool report_eof(std::chrono::milliseconds limit);
+  // Whether stdout (capture_stdout) reaches EOF within `limit`.
+  bool stdout_eof(std::chrono::milliseconds limit);
+
+  void signal(int sig) const;
+  // Waits for ctxrun to end (SIGKILLs it and fails the test after `limit`).
+  Exit wait(std::chrono::milliseconds limit = 60s);
+  // Whether ctxrun is still running after `limit`.
+  bool still_running_after(std::chrono::milliseconds limit);
+
+  int report_read_fd() const { return report_.get(); }
+
+ private:
+  pid_t pid_ = 0;
+  ctxrun::unique_fd pidfd_, report_, err_, out_;
+  std::string err_text_, report_buf_;
+  std::chrono::steady_clock::time_point started_;
+  bool reaped_ = false;
+};
+
+// Starts, waits, returns. For runs that need no interaction.
+Exit run(const Spec& spec, std::chrono::milliseconds limit = 60s);
+Exit run(std::vector<std::string> args, std::chrono::milliseconds limit = 60s);
+
+// Live descendants of the test process (the escapees). Zombies are reaped first.
+std::vector<ctxrun::ProcessInfo> survivors();
+// Kills and reaps every descendant of the test process.
+void kill_survivors();
+// Whether process `pid` is gone (or is a zombie: dead, not yet reaped).
+bool gone(pid_t pid);
+
+// A fresh temporary directory for this test process (made on first use; main removes it).
+std::string temp_dir();
+std::string& temp_dir_path();  // "" until temp_dir() made it
+
+// Checks no process of any tree survived; kills what did. Use as a fixture in every test case.
+struct NoSurvivors {
+  NoSurvivors();
+  ~NoSurvivors();
+};
+
+}  // namespace e2e

@@ -1,0 +1,384 @@
+// ctxrun_helper: the child processes the end-to-end tests need, one mode per argument.
+//
+// Reports go to REPORT: a file descriptor number the test passes (usually 3, inherited through
+// ctxrun), or a path (a FIFO, for a command started inside tmux): one line per pid ("pid N"), then
+// "ready" when the tree is in place, so tests synchronise on a pipe and never on a sleep. Every
+// mode that waits does so in pause()/read(), never on a timer.
+//
+//   exit N                     exit with status N
+//   kill-self SIG              die of signal SIG (number)
+//   hang REPORT                report own pid, then wait forever
+//   ignore-term REPORT         ignore SIGTERM, report, wait forever
+//   tree N REPORT              build N more processes below this one (fan-out 8), report all, wait
+//   daemon REPORT exit|hang    double fork + setsid escapee reports its pid; then this one exits 0
+//                              or waits forever
+//   stopped REPORT             a child stops itself (SIGSTOP); report it once it is stopped, wait
+//   leave-child REPORT         a child in the same group reports and waits forever; this one exits 0
+//   leave-until-eof REPORT FD  a child reports, then reads FD until EOF and exits 0; this one exits 0
+//   hold-stdout REPORT         a setsid grandchild keeps stdout open forever; this one exits 0
+//   new-session-fork REPORT    a child calls setsid and forks again; the grandchild reports, waits
+//   fork-storm MAX REPORT      every process forks as fast as it can, MAX processes at most in all
+//   count-signal SIG REPORT    report; then a line "signal SIG" for each SIG received; wait
+//   state FILE                 write signal mask, ignored signals and open fds to FILE; exit 0
+//   read-line FILE REPORT      report, read one line from stdin, write it to FILE, exit 0
+//   env NAME                   print the value of NAME (or "unset") on stdout; exit 0
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+int report_fd = -1;
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void report(const char* line) {
+  char buf[64];
+  int n = std::snprintf(buf, sizeof buf, "%s\n", line);
+  write_all(report_fd, buf, static_cast<std::size_t>(n));
+}
+
+void report_pid(pid_t pid) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "pid %d", static_cast<int>(pid));
+  report(buf);
+}
+
+[[noreturn]] void wait_forever() {
+  while (true) pause();
+}
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "ctxrun_helper: %s: %s\n", what, std::strerror(errno));
+  _exit(99);
+}
+
+pid_t fork_or_die() {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  return pid;
+}
+
+// Waits until `fd` has one byte or EOF: the child's "I am in place".
+void await_byte(int fd) {
+  char c;
+  while (read(fd, &c, 1) < 0 && errno == EINTR) {}
+}
+
+// Builds `count` processes below the caller with fan-out 8; each writes its pid line to `pipe_w`.
+void build_tree(int count, int pipe_w) {
+  constexpr int kFanout = 8;
+  int per_child = count / kFanout, extra = count % kFanout;
+  for (int i = 0; i < kFanout; ++i) {
+    int below = per_child + (i < extra ? 1 : 0);  // this child plus its own subtree
+    if (below == 0) continue;
+    if (fork_or_die() == 0) {
+      char line[32];
+      int n = std::snprintf(line, sizeof line, "pid %d\n", static_cast<int>(getpid()));
+      write_all(pipe_w, line, static_cast<std::size_t>(n));
+      build_tree(below - 1, pipe_w);
+      close(pipe_w);
+      wait_forever();
+    }
+  }
+}
+
+int mode_tree(int count, int fd) {
+  report_fd = fd;
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  build_tree(count, p[1]);
+  close(p[1]);
+  // Forward the pid lines; EOF comes once every process has written its line and closed the pipe.
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(p[0], buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("read");
+    write_all(report_fd, buf, static_cast<std::size_t>(n));
+  }
+  close(p[0]);
+  report_pid(getpid());
+  report("ready");
+  wait_forever();
+}
+
+int mode_daemon(int fd, bool then_hang) {
+  report_fd = fd;
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  if (fork_or_die() == 0) {
+    setsid();
+    if (fork_or_die() == 0) {
+      close(p[0]);
+      report_pid(getpid());
+      close(p[1]);
+      wait_forever();
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  await_byte(p[0]);  // EOF: the daemon has reported
+  wait(nullptr);
+  report("ready");
+  if (then_hang) wait_forever();
+  return 0;
+}
+
+int mode_stopped(int fd) {
+  report_fd = fd;
+  pid_t child = fork_or_die();
+  if (child == 0) {
+    raise(SIGSTOP);
+    wait_forever();
+  }
+  int status;
+  while (waitpid(child, &status, WUNTRACED) < 0 && errno == EINTR) {}
+  report_pid(child);
+  report_pid(getpid());
+  report("ready");
+  wait_forever();
+}
+
+int mode_leave_child(int fd) {
+  report_fd = fd;
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  if (fork_or_die() == 0) {
+    close(p[0]);
+    report_pid(getpid());
+    close(p[1]);
+    wait_forever();
+  }
+  close(p[1]);
+  await_byte(p[0]);
+  report("ready");
+  return 0;
+}
+
+int mode_leave_until_eof(int fd, int eof_fd) {
+  report_fd = fd;
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  if (fork_or_die() == 0) {
+    close(p[0]);
+    report_pid(getpid());
+    close(p[1]);
+    char buf[256];
+    ssize_t n;
+    while ((n = read(eof_fd, buf, sizeof buf)) != 0)
+      if (n < 0 && errno != EINTR) break;
+    _exit(0);
+  }
+  close(p[1]);
+  await_byte(p[0]);
+  report("ready");
+  return 0;
+}
+
+int mode_hold_stdout(int fd) {
+  report_fd = fd;
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  if (fork_or_die() == 0) {
+    setsid();
+    if (fork_or_die() == 0) {
+      close(p[0]);
+      report_pid(getpid());
+      close(p[1]);
+      wait_forever();  // stdout stays open here
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  await_byte(p[0]);
+  wait(nullptr);
+  report("ready");
+  return 0;
+}
+
+int mode_new_session_fork(int fd) {
+  report_fd = fd;
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  if (fork_or_die() == 0) {
+    close(p[0]);
+    setsid();
+    report_pid(getpid());
+    if (fork_or_die() == 0) {
+      setsid();  // fails (already leader's child: not a leader), harmless; moves nothing
+      report_pid(getpid());
+      close(p[1]);
+      wait_forever();
+    }
+    close(p[1]);
+    wait_forever();
+  }
+  close(p[1]);
+  await_byte(p[0]);
+  report_pid(getpid());
+  report("ready");
+  wait_forever();
+}
+
+int mode_fork_storm(int max, int fd) {
+  report_fd = fd;
+  // The budget is shared by every process of the storm, so the test can never hurt the machine.
+  auto* budget = static_cast<std::atomic<int>*>(
+      mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  if (budget == MAP_FAILED) die("mmap");
+  new (budget) std::atomic<int>(max - 1);
+  report_pid(getpid());
+  report("ready");
+  while (true) {
+    if (budget->fetch_sub(1) <= 0) {
+      budget->fetch_add(1);
+      pause();  // the budget is spent: wait to be torn down
+      continue;
+    }
+    pid_t pid = fork();
+    if (pid < 0) budget->fetch_add(1);
+  }
+}
+
+char signal_line[32];
+std::size_t signal_line_size = 0;
+void count_handler(int) {
+  int saved = errno;
+  write_all(report_fd, signal_line, signal_line_size);
+  errno = saved;
+}
+
+int mode_count_signal(int sig, int fd) {
+  report_fd = fd;
+  signal_line_size = static_cast<std::size_t>(std::snprintf(signal_line, sizeof signal_line, "signal %d\n", sig));
+  struct sigaction sa {};
+  sa.sa_handler = count_handler;
+  sigaction(sig, &sa, nullptr);
+  report_pid(getpid());
+  report("ready");
+  wait_forever();
+}
+
+int mode_state(const char* file) {
+  FILE* out = std::fopen(file, "w");
+  if (!out) die("fopen");
+  sigset_t mask;
+  sigprocmask(SIG_SETMASK, nullptr, &mask);
+  std::fprintf(out, "blocked:");
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sigismember(&mask, sig) == 1) std::fprintf(out, " %d", sig);
+  std::fprintf(out, "\nignored:");
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction sa {};
+    if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) std::fprintf(out, " %d", sig);
+  }
+  std::fprintf(out, "\nfds:");
+  int own = fileno(out);
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) die("opendir");
+  int dir_fd = dirfd(dir);
+  std::string fds;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    int n = std::atoi(e->d_name);
+    if (n == dir_fd || n == own) continue;
+    std::fprintf(out, " %d", n);
+  }
+  closedir(dir);
+  std::fprintf(out, "\n");
+  std::fclose(out);
+  return 0;
+}
+
+int mode_read_line(const char* file, int fd) {
+  report_fd = fd;
+  report_pid(getpid());
+  report("ready");
+  char line[256] = {};
+  if (!std::fgets(line, sizeof line, stdin)) std::snprintf(line, sizeof line, "read failed: %s\n", std::strerror(errno));
+  FILE* out = std::fopen(file, "w");
+  if (!out) die("fopen");
+  std::fputs(line, out);
+  std::fclose(out);
+  return 0;
+}
+
+int usage() {
+  std::fprintf(stderr, "ctxrun_helper: bad arguments (see the comment at the top of the source)\n");
+  return 98;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  std::string mode = argv[1];
+  auto arg = [&](int i) { return i < argc ? std::atoi(argv[i]) : -1; };
+  // A REPORT argument that is not a number is a path to open (a FIFO, from inside tmux).
+  for (int i = 2; i < argc; ++i)
+    if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env") {
+      int fd = open(argv[i], O_WRONLY | O_APPEND | O_CREAT, 0644);
+      if (fd < 0) die("open report");
+      static char number[16];
+      std::snprintf(number, sizeof number, "%d", fd);
+      argv[i] = number;
+    }
+  if (mode == "exit" && argc == 3) return arg(2);
+  if (mode == "kill-self" && argc == 3) {
+    signal(arg(2), SIG_DFL);
+    raise(arg(2));
+    return 97;
+  }
+  if (mode == "hang" && argc == 3) {
+    report_fd = arg(2);
+    report_pid(getpid());
+    report("ready");
+    wait_forever();
+  }
+  if (mode == "ignore-term" && argc == 3) {
+    signal(SIGTERM, SIG_IGN);
+    report_fd = arg(2);
+    report_pid(getpid());
+    report("ready");
+    wait_forever();
+  }
+  if (mode == "tree" && argc == 4) return mode_tree(arg(2), arg(3));
+  if (mode == "daemon" && argc == 4) return mode_daemon(arg(2), std::string(argv[3]) == "hang");
+  if (mode == "stopped" && argc == 3) return mode_stopped(arg(2));
+  if (mode == "leave-child" && argc == 3) return mode_leave_child(arg(2));
+  if (mode == "leave-until-eof" && argc == 4) return mode_leave_until_eof(arg(2), arg(3));
+  if (mode == "hold-stdout" && argc == 3) return mode_hold_stdout(arg(2));
+  if (mode == "new-session-fork" && argc == 3) return mode_new_session_fork(arg(2));
+  if (mode == "fork-storm" && argc == 4) return mode_fork_storm(arg(2), arg(3));
+  if (mode == "count-signal" && argc == 4) return mode_count_signal(arg(2), arg(3));
+  if (mode == "state" && argc == 3) return mode_state(argv[2]);
+  if (mode == "read-line" && argc == 4) {
+    int fd = std::strchr(argv[3], '/') ? open(argv[3], O_WRONLY | O_APPEND | O_CREAT, 0644) : arg(3);
+    return mode_read_line(argv[2], fd);
+  }
+  if (mode == "env" && argc == 3) {
+    const char* v = std::getenv(argv[2]);
+    std::printf("%s\n", v ? v : "unset");
+    return 0;
+  }
+  return usage();
+}
