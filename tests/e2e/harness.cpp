@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/close_range.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,8 @@ Process::Process(const Spec& spec) {
     dup2(report[1], 3);  // dup2 clears close-on-exec on the copy
     dup2(err[1], 2);
     if (spec.capture_stdout) dup2(out[1], 1);
+    // ctxrun starts with 0, 1, 2, 3 and pass_fds only, whatever the test runner left open.
+    syscall(SYS_close_range, 4u, ~0u, CLOSE_RANGE_CLOEXEC);
     for (int fd : spec.pass_fds) fcntl(fd, F_SETFD, 0);
     for (int sig : spec.ignore) ::signal(sig, SIG_IGN);
     sigset_t mask;
