@@ -61,7 +61,7 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
                  "Processes left behind when the command ends in time: kill (default), wait, leave")
       ->type_name("POLICY");
   app.add_flag("--preserve-status", preserve, "On a deadline, exit with the command's status, not 124");
-  app.add_option("--tree", tree, "How the tree is tracked: auto (default), subreaper, pgroup")
+  app.add_option("--tree", tree, "How the tree is tracked: auto (default), cgroup, subreaper, pgroup")
       ->type_name("BACKEND");
   app.add_flag("-v,--verbose", verbose, "Say what is done at each step");
   app.add_flag("-q,--quiet", quiet, "Print nothing but errors");
@@ -130,10 +130,11 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
     return ExitNow{125};
   }
   if (tree == "auto") options.tree = TreeKind::automatic;
+  else if (tree == "cgroup") options.tree = TreeKind::cgroup;
   else if (tree == "subreaper") options.tree = TreeKind::subreaper;
   else if (tree == "pgroup") options.tree = TreeKind::pgroup;
   else {
-    log::error("invalid --tree '{}' (auto, subreaper or pgroup)", tree);
+    log::error("invalid --tree '{}' (auto, cgroup, subreaper or pgroup)", tree);
     return ExitNow{125};
   }
   options.preserve_status = preserve;

@@ -32,10 +32,12 @@ int main(int argc, char** argv) {
     log::error("{}", *error);
     return 125;
   }
-  auto& tree = *std::get<std::unique_ptr<ProcessTree>>(made);
-  log::verbose("tree backend: {}", why.empty() ? tree.name() : why);
-  // 5. Run until the tree is gone.
-  Outcome outcome = run(options, ctx, *signals, tree);
+  auto tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
+  log::verbose("tree backend: {}", why.empty() ? tree->name() : why);
+  // 5. Run until the tree is gone; then release the backend (a cgroup leaf is removed) before
+  //    ctxrun ends, which may be by a signal that runs no destructor.
+  Outcome outcome = run(options, ctx, *signals, *tree);
+  tree.reset();
   // 6. Say why, and end as the contract says.
   announce(outcome);
   ExitPlan plan = plan_exit(outcome, options.preserve_status);

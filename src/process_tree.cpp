@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "ctxrun/cgroup.h"
+
 namespace ctxrun {
 
 std::vector<ProcessInfo> ProcessTree::signal_all(int sig, bool then_cont, pid_t skip_pgid) {
@@ -62,6 +64,32 @@ class PgroupTree final : public ProcessTree {
   }
 };
 
+class CgroupTree final : public ProcessTree {
+ public:
+  explicit CgroupTree(CgroupLeaf leaf) : leaf_(std::move(leaf)) {}
+  const char* name() const noexcept override { return "cgroup"; }
+  // Writing "0" moves the writer: the command enters the leaf before exec.
+  bool prepare_child() const noexcept override { return ::write(leaf_.procs_fd(), "0", 1) == 1; }
+  std::vector<ProcessInfo> members() override {
+    std::vector<ProcessInfo> out;
+    for (pid_t pid : leaf_.pids())
+      if (auto p = read_process(pid); p && p->state != 'Z' && p->state != 'X') out.push_back(std::move(*p));
+    return out;
+  }
+  bool gone(bool) override { return !leaf_.populated(); }
+  int change_fd() const noexcept override { return leaf_.events_fd(); }
+  // SIGKILL goes to the whole leaf at once (cgroup.kill): nothing forks past it.
+  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t skip_pgid) override {
+    if (sig != SIGKILL) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
+    auto snapshot = members();
+    if (!leaf_.kill_all()) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
+    return snapshot;
+  }
+
+ private:
+  CgroupLeaf leaf_;
+};
+
 bool proc_readable() { return access("/proc/self/stat", R_OK) == 0; }
 
 }  // namespace
@@ -72,6 +100,11 @@ std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(TreeKi
   bool subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
   int subreaper_errno = errno;
   switch (kind) {
+    case TreeKind::cgroup: {
+      auto leaf = CgroupLeaf::create();
+      if (auto* error = std::get_if<std::string>(&leaf)) return "--tree=cgroup: " + *error;
+      return std::make_unique<CgroupTree>(std::move(std::get<CgroupLeaf>(leaf)));
+    }
     case TreeKind::subreaper:
       if (!subreaper)
         return fmt::format("--tree=subreaper: cannot become a child subreaper: {}", std::strerror(subreaper_errno));
@@ -79,14 +112,22 @@ std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(TreeKi
       return std::make_unique<SubreaperTree>();
     case TreeKind::pgroup:
       return std::make_unique<PgroupTree>();
-    case TreeKind::automatic:
+    case TreeKind::automatic: {
+      auto leaf = CgroupLeaf::create();
+      if (auto* created = std::get_if<CgroupLeaf>(&leaf)) {
+        why = fmt::format("cgroup: {}", created->path());
+        return std::make_unique<CgroupTree>(std::move(*created));
+      }
+      std::string no_cgroup = std::get<std::string>(leaf);
       if (subreaper && proc_readable()) {
-        why = "subreaper: ctxrun is a child subreaper and /proc is readable";
+        why = fmt::format("subreaper (no cgroup: {})", no_cgroup);
         return std::make_unique<SubreaperTree>();
       }
-      why = subreaper ? "pgroup: /proc is not readable"
-                      : fmt::format("pgroup: cannot become a child subreaper: {}", std::strerror(subreaper_errno));
+      why = subreaper ? fmt::format("pgroup (no cgroup: {}; /proc is not readable)", no_cgroup)
+                      : fmt::format("pgroup (no cgroup: {}; cannot become a child subreaper: {})", no_cgroup,
+                                    std::strerror(subreaper_errno));
       return std::make_unique<PgroupTree>();
+    }
   }
   return std::string("unknown tree backend");
 }

@@ -80,10 +80,12 @@ class Run {
 };
 
 Run::Woken Run::wait_for(int timer_fd, bool watch_context) {
-  pollfd fds[3] = {{signals_.fd(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+  pollfd fds[4] = {{signals_.fd(), POLLIN, 0}, {-1, POLLIN, 0}, {timer_fd, POLLIN, 0},
+                   {tree_.change_fd(), POLLPRI, 0}};
   if (watch_context) fds[1].fd = ctx_->done_fd();
-  fds[2].fd = timer_fd;
-  while (::poll(fds, 3, -1) < 0 && errno == EINTR) {}
+  while (::poll(fds, 4, -1) < 0 && errno == EINTR) {}
+  // A tree change notification stays pending until gone() re-reads the backend's state.
+  if (fds[3].revents & (POLLPRI | POLLERR)) tree_gone();
   return Woken{.timer = timer_fd >= 0 && (fds[2].revents & POLLIN) != 0};
 }
 

@@ -5,6 +5,9 @@
 // spawn, then members() as often as teardown needs. The runner does all the signalling and reaping.
 //
 // Backends (DESIGN.md §2):
+//  - cgroup: a fresh cgroup v2 leaf per run (cgroup.h); the command moves in before exec, so the
+//    whole tree is born inside and cannot leave it. Teardown ends with cgroup.kill, which no fork
+//    storm outruns; "populated 0" in cgroup.events says the tree is gone. Needs a writable cgroup v2.
 //  - subreaper: ctxrun is a child subreaper, so orphans (double-forked, setsid daemons) re-parent to
 //    it and stay in the tree; members are the descendants of ctxrun, read from /proc. The command
 //    stays in the caller's process group, so the terminal treats it as if ctxrun were not there.
@@ -24,7 +27,7 @@
 
 namespace ctxrun {
 
-enum class TreeKind { automatic, subreaper, pgroup };
+enum class TreeKind { automatic, cgroup, subreaper, pgroup };
 
 class ProcessTree {
  public:
@@ -50,6 +53,11 @@ class ProcessTree {
   // Sends `sig` once to every live member, followed by SIGCONT when `then_cont`, except members
   // of process group `skip_pgid` (0: none). Returns the processes signalled.
   virtual std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t skip_pgid);
+
+  // A descriptor that poll() reports with POLLPRI when the tree may have become empty, for
+  // backends that learn it otherwise than by SIGCHLD; -1 if none. After it fires, gone() must be
+  // called (it re-reads and so re-arms the notification).
+  virtual int change_fd() const noexcept { return -1; }
 
  protected:
   pid_t command_ = 0;

@@ -29,7 +29,7 @@ TEST_CASE("bad input is one line naming the value, and exit 125") {
   expect_usage_error({"-s", "SIGFOO", "true"}, "invalid signal 'SIGFOO'");
   expect_usage_error({"-s", "0", "true"}, "invalid signal '0'");
   expect_usage_error({"--orphans=sometimes", "true"}, "invalid --orphans 'sometimes' (kill, wait or leave)");
-  expect_usage_error({"--tree=magic", "true"}, "invalid --tree 'magic' (auto, subreaper or pgroup)");
+  expect_usage_error({"--tree=magic", "true"}, "invalid --tree 'magic' (auto, cgroup, subreaper or pgroup)");
   expect_usage_error({"-t", "1s"}, "missing command (see 'ctxrun --help')");
   expect_usage_error({}, "missing command (see 'ctxrun --help')");
   expect_usage_error({"-v", "-q", "true"}, "--verbose and --quiet exclude each other");

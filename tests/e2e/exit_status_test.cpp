@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 
 #include "harness.h"
@@ -59,14 +61,17 @@ TEST_CASE("a deadline already past: the command is not run, 124") {
 
 TEST_CASE("the earliest of --timeout and --deadline wins") {
   NoSurvivors guard;
-  auto far = std::to_string(time(nullptr) + 3600);
-  auto near = std::to_string(time(nullptr) + 1);
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  auto far = std::to_string(now.tv_sec + 3600);
+  char near[32];
+  std::snprintf(near, sizeof near, "%lld.500", static_cast<long long>(now.tv_sec + 1));  // 1.5-2.5 s ahead
   auto by_timeout = run({"-t", "200ms", "-d", "@" + far, kHelper, "hang", "3"});
   CHECK_MESSAGE(by_timeout.exited(124), by_timeout.describe());
   CHECK(by_timeout.err == "ctxrun: context deadline exceeded (timeout 200ms): 1 process torn down\n");
-  auto by_deadline = run({"-t", "1h", "-d", "@" + near, kHelper, "hang", "3"});
+  auto by_deadline = run({"-t", "1h", "-d", "@" + std::string(near), kHelper, "hang", "3"});
   CHECK_MESSAGE(by_deadline.exited(124), by_deadline.describe());
-  CHECK(by_deadline.err == "ctxrun: context deadline exceeded (deadline @" + near + "): 1 process torn down\n");
+  CHECK(by_deadline.err == "ctxrun: context deadline exceeded (deadline @" + std::string(near) + "): 1 process torn down\n");
 }
 
 TEST_CASE("--preserve-status: on a deadline, the command's own status") {

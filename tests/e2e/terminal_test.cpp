@@ -38,22 +38,12 @@ class Tmux {
     return out;
   }
 
-  // Starts `command` as the only pane. The pane stays after the command ends, so that its exit
-  // status can be read, and its death signals the wait-for channel "died".
+  // Starts `command` as the only pane.
   void start(const std::string& command) {
-    tmux("-f /dev/null new-session -d -x 120 -y 30 " + shell_quote(command) +
-         " \\; set-option -g remain-on-exit on \\; set-hook -g pane-died 'wait-for -S died'");
+    tmux("-f /dev/null new-session -d -x 120 -y 30 " + shell_quote(command));
   }
 
   void keys(const std::string& keys) { tmux("send-keys " + keys); }
-
-  // Blocks until the pane's command has ended; returns "status N" or "signal N".
-  std::string result() {
-    tmux("wait-for died");
-    auto sig = tmux("display-message -p '#{pane_dead_signal}'");
-    if (!sig.empty() && sig != "0") return "signal " + sig;
-    return "status " + tmux("display-message -p '#{pane_dead_status}'");
-  }
 
  private:
   static inline int instances_ = 0;
@@ -101,10 +91,11 @@ class Fifo {
 
 }  // namespace
 
-// The pane runs `sh -c 'exec ctxrun ... 3>FIFO'`: sh opens the report FIFO and becomes ctxrun, so
-// ctxrun is the pane's process, in the terminal's foreground group, as when typed at a prompt.
+// The pane runs `sh -c 'exec helper wait-status 3 ctxrun ... 3>FIFO'`: sh opens the report FIFO
+// and becomes the helper, which runs ctxrun in the terminal's foreground group, as a shell at a
+// prompt would, and reports how ctxrun ended ("exited N", "killed N") on the FIFO.
 std::string in_pane(const std::string& ctxrun_args, const Fifo& fifo) {
-  return "exec " + kCtxrun + " " + ctxrun_args + " 3>" + fifo.path();
+  return "exec " + kHelper + " wait-status 3 " + kCtxrun + " " + ctxrun_args + " 3>" + fifo.path();
 }
 
 TEST_CASE("Ctrl-C in a real terminal reaches an interactive command exactly once") {
@@ -122,8 +113,7 @@ TEST_CASE("Ctrl-C in a real terminal reaches an interactive command exactly once
   CHECK(fifo.line() == "signal 2");
   // ctxrun was cancelled by the same Ctrl-C; the helper ignores SIGINT (it counts it), so it is
   // killed after the 1 s grace. It must not have been sent SIGINT a second time by ctxrun.
-  CHECK(tmux.result() == "signal 2");
-  CHECK(fifo.line(5s).empty());
+  CHECK(fifo.line() == "killed 2");
 }
 
 TEST_CASE("the command reads the terminal as if ctxrun were not there") {
@@ -139,7 +129,7 @@ TEST_CASE("the command reads the terminal as if ctxrun were not there") {
   REQUIRE(fifo.line().rfind("pid ", 0) == 0);
   REQUIRE(fifo.line() == "ready");
   tmux.keys("hello Enter");
-  CHECK(tmux.result() == "status 0");
+  CHECK(fifo.line() == "exited 0");
   std::ifstream in(file);
   std::string line;
   std::getline(in, line);
@@ -161,8 +151,8 @@ TEST_CASE("negative control: with --tree=pgroup the command is in a background g
   tmux.keys("hello Enter");
   // A background group cannot read the terminal: SIGTTIN stops it, or (as in a tmux pane, where
   // SIGTTIN cannot stop it) the read fails with EIO. Either way "hello" never reaches it.
-  auto result = tmux.result();
-  CHECK((result == "status 124" || result == "status 0"));
+  auto result = fifo.line();
+  CHECK((result == "exited 124" || result == "exited 0"));
   std::ifstream in(file);
   std::string line;
   std::getline(in, line);

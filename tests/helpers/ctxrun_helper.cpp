@@ -22,6 +22,9 @@
 //   state FILE                 write signal mask, ignored signals and open fds to FILE; exit 0
 //   read-line FILE REPORT      report, read one line from stdin, write it to FILE, exit 0
 //   env NAME                   print the value of NAME (or "unset") on stdout; exit 0
+//   wait-status REPORT CMD...  run CMD as a child in the same process group; report "exited N" or
+//                              "killed N" when it ends. Terminal signals (INT, QUIT) are caught here
+//                              and so reset to default in CMD. For tests inside tmux.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -322,6 +325,28 @@ int mode_read_line(const char* file, int fd) {
   return 0;
 }
 
+void ignore_signal(int) {}
+
+int mode_wait_status(int fd, char** command) {
+  report_fd = fd;
+  struct sigaction sa {};
+  sa.sa_handler = ignore_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGQUIT, &sa, nullptr);
+  pid_t child = fork_or_die();
+  if (child == 0) {
+    execvp(command[0], command);
+    die("exec");
+  }
+  int status;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+  char line[32];
+  if (WIFSIGNALED(status)) std::snprintf(line, sizeof line, "killed %d", WTERMSIG(status));
+  else std::snprintf(line, sizeof line, "exited %d", WEXITSTATUS(status));
+  report(line);
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr, "ctxrun_helper: bad arguments (see the comment at the top of the source)\n");
   return 98;
@@ -335,7 +360,8 @@ int main(int argc, char** argv) {
   auto arg = [&](int i) { return i < argc ? std::atoi(argv[i]) : -1; };
   // A REPORT argument that is not a number is a path to open (a FIFO, from inside tmux).
   for (int i = 2; i < argc; ++i)
-    if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env") {
+    if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env" &&
+        mode != "wait-status") {
       int fd = open(argv[i], O_WRONLY | O_APPEND | O_CREAT, 0644);
       if (fd < 0) die("open report");
       static char number[16];
@@ -375,6 +401,7 @@ int main(int argc, char** argv) {
     int fd = std::strchr(argv[3], '/') ? open(argv[3], O_WRONLY | O_APPEND | O_CREAT, 0644) : arg(3);
     return mode_read_line(argv[2], fd);
   }
+  if (mode == "wait-status" && argc >= 4) return mode_wait_status(arg(2), argv + 3);
   if (mode == "env" && argc == 3) {
     const char* v = std::getenv(argv[2]);
     std::printf("%s\n", v ? v : "unset");

@@ -1,0 +1,64 @@
+// CgroupLeaf: a fresh cgroup v2 leaf for one run, and the kernel's whole-tree operations on it.
+//
+// The leaf is made under ctxrun's own cgroup (from /proc/self/cgroup), in the cgroup v2 mount
+// found in /proc/self/mountinfo (never assumed at /sys/fs/cgroup: hybrid hosts mount it at
+// /sys/fs/cgroup/unified). ctxrun itself stays outside; the command is moved in before exec, so
+// every process it starts is born inside and cannot leave (short of a privileged write to another
+// cgroup's cgroup.procs).
+//
+// The destructor removes the leaf (once empty): a leaf is never left behind by a run that returns.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ctxrun/unique_fd.h"
+
+namespace ctxrun {
+
+class CgroupLeaf {
+ public:
+  // Creates the leaf, or says why it cannot (no cgroup v2 mount, not writable, ...).
+  static std::variant<CgroupLeaf, std::string> create();
+
+  CgroupLeaf(CgroupLeaf&& other) noexcept;
+  CgroupLeaf& operator=(CgroupLeaf&&) = delete;
+  CgroupLeaf(const CgroupLeaf&) = delete;
+  ~CgroupLeaf();
+
+  const std::string& path() const noexcept { return path_; }
+
+  // A descriptor of cgroup.procs, open for writing: the child writes "0" to it to move itself in.
+  int procs_fd() const noexcept { return procs_.get(); }
+
+  // A descriptor of cgroup.events: poll() reports POLLPRI when "populated" changes.
+  int events_fd() const noexcept { return events_.get(); }
+
+  // Whether any process is in the leaf (cgroup.events "populated 1").
+  bool populated() const;
+
+  // The pids in the leaf now.
+  std::vector<pid_t> pids() const;
+
+  // SIGKILLs every process in the leaf at once: cgroup.kill (Linux >= 5.14), or on older kernels
+  // freeze, SIGKILL each pid, thaw. Returns false if neither worked.
+  bool kill_all() const;
+
+  // Removes the leaf if it is empty; true if it is gone.
+  bool remove() noexcept;
+
+ private:
+  explicit CgroupLeaf(std::string path) : path_(std::move(path)) {}
+  std::string path_;  // "" once removed
+  unique_fd procs_;
+  unique_fd events_;
+};
+
+// The cgroup v2 mount point from /proc/self/mountinfo, or nullopt.
+std::optional<std::string> cgroup2_mount();
+
+}  // namespace ctxrun

@@ -1,0 +1,141 @@
+#include "ctxrun/cgroup.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace ctxrun {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool write_file(const std::string& path, std::string_view text) {
+  unique_fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return false;
+  ssize_t n;
+  do n = ::write(fd.get(), text.data(), text.size());
+  while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(text.size());
+}
+
+// ctxrun's own cgroup v2 path ("0::/some/path" in /proc/self/cgroup).
+std::optional<std::string> own_cgroup() {
+  std::istringstream lines(read_file("/proc/self/cgroup"));
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  return std::nullopt;
+}
+
+// Waits until cgroup.events says "frozen 1" (or `until` passes): POLLPRI on the events file.
+bool wait_frozen(const std::string& path, int events_fd) {
+  for (int i = 0; i < 1000; ++i) {
+    if (read_file(path + "/cgroup.events").find("frozen 1") != std::string::npos) return true;
+    pollfd p{events_fd, POLLPRI, 0};
+    if (::poll(&p, 1, 1000) <= 0) return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string> cgroup2_mount() {
+  std::istringstream lines(read_file("/proc/self/mountinfo"));
+  for (std::string line; std::getline(lines, line);) {
+    // "<id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> <source> ..."
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream after(line.substr(dash + 3));
+    std::string fstype;
+    after >> fstype;
+    if (fstype != "cgroup2") continue;
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    return mount_point;
+  }
+  return std::nullopt;
+}
+
+std::variant<CgroupLeaf, std::string> CgroupLeaf::create() {
+  auto mount = cgroup2_mount();
+  if (!mount) return std::string("no cgroup v2 hierarchy is mounted");
+  auto own = own_cgroup();
+  if (!own) return std::string("ctxrun's cgroup v2 path is not in /proc/self/cgroup");
+  std::string parent = *mount + (*own == "/" ? "" : *own);
+  std::random_device random;
+  std::string path = fmt::format("{}/ctxrun-{}-{:08x}", parent, getpid(), random());
+  if (mkdir(path.c_str(), 0755) != 0)
+    return fmt::format("cannot create a cgroup under {}: {}", parent, std::strerror(errno));
+  CgroupLeaf leaf(path);
+  leaf.procs_.reset(open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+  leaf.events_.reset(open((path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!leaf.procs_ || !leaf.events_)
+    return fmt::format("cannot open the files of cgroup {}: {}", path, std::strerror(errno));
+  return leaf;
+}
+
+CgroupLeaf::CgroupLeaf(CgroupLeaf&& other) noexcept
+    : path_(std::exchange(other.path_, std::string())),
+      procs_(std::move(other.procs_)),
+      events_(std::move(other.events_)) {}
+
+CgroupLeaf::~CgroupLeaf() { remove(); }
+
+bool CgroupLeaf::populated() const {
+  char buf[256];
+  ssize_t n = pread(events_.get(), buf, sizeof buf - 1, 0);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  return std::strstr(buf, "populated 1") != nullptr;
+}
+
+std::vector<pid_t> CgroupLeaf::pids() const {
+  std::vector<pid_t> out;
+  std::istringstream in(read_file(path_ + "/cgroup.procs"));
+  for (pid_t pid; in >> pid;) out.push_back(pid);
+  return out;
+}
+
+bool CgroupLeaf::kill_all() const {
+  if (write_file(path_ + "/cgroup.kill", "1")) return true;
+  // Before Linux 5.14: freeze, so that nothing forks between reading the pids and killing them.
+  if (!write_file(path_ + "/cgroup.freeze", "1")) return false;
+  wait_frozen(path_, events_.get());
+  for (pid_t pid : pids()) ::kill(pid, SIGKILL);  // frozen: no pid can be reaped and reused
+  write_file(path_ + "/cgroup.freeze", "0");
+  return true;
+}
+
+bool CgroupLeaf::remove() noexcept {
+  if (path_.empty()) return true;
+  procs_.reset();
+  events_.reset();
+  // Processes left running on purpose (--orphans=leave) go back to ctxrun's own cgroup, so that
+  // the leaf can go. Each pass moves what is there; a process forking meanwhile needs another.
+  try {
+    std::string parent = path_.substr(0, path_.rfind('/')) + "/cgroup.procs";
+    for (int pass = 0; pass < 100 && rmdir(path_.c_str()) != 0 && errno == EBUSY; ++pass)
+      for (pid_t pid : pids()) write_file(parent, std::to_string(pid));
+  } catch (...) {
+  }
+  if (access(path_.c_str(), F_OK) == 0) return false;
+  path_.clear();
+  return true;
+}
+
+}  // namespace ctxrun
