@@ -89,6 +89,17 @@ std::variant<CgroupLeaf, std::string> CgroupLeaf::create() {
   return leaf;
 }
 
+std::optional<CgroupLeaf> CgroupLeaf::adopt(const std::string& path) {
+  CgroupLeaf leaf(path);
+  leaf.procs_.reset(open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+  leaf.events_.reset(open((path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!leaf.events_) {
+    leaf.path_.clear();
+    return std::nullopt;
+  }
+  return leaf;
+}
+
 CgroupLeaf::CgroupLeaf(CgroupLeaf&& other) noexcept
     : path_(std::exchange(other.path_, std::string())),
       procs_(std::move(other.procs_)),

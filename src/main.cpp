@@ -5,11 +5,25 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include "ctxrun/cli.h"
+#include "ctxrun/guardian.h"
 #include "ctxrun/log.h"
 #include "ctxrun/announce.h"
 #include "ctxrun/runner.h"
+
+namespace {
+
+// Gives this run its id and adds it to CTXRUN_RUN_ID, which the command inherits.
+std::string mark_run() {
+  std::string id = fmt::format("{}-{:x}", getpid(), std::random_device()());
+  const char* inherited = std::getenv("CTXRUN_RUN_ID");
+  setenv("CTXRUN_RUN_ID", ctxrun::make_run_marker(inherited ? inherited : "", id).c_str(), 1);
+  return id;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace ctxrun;
@@ -25,7 +39,15 @@ int main(int argc, char** argv) {
   auto& options = std::get<RunOptions>(parsed);
   // 3. The context: deadline and timeout, earliest wins.
   ContextPtr ctx = make_run_context(options);
-  // 4. The tree backend (before the spawn: the subreaper flag must be set first).
+  // 4. The guardian that finishes teardown if ctxrun is killed; started before ctxrun becomes a
+  //    subreaper, so that it is not ctxrun's child. The run marker tells it the tree's processes.
+  auto guardian = Guardian::start();
+  if (!guardian) log::verbose("no guardian ({}): if ctxrun is killed, only the command dies with it",
+                              std::strerror(errno));
+  std::string run_id = mark_run();
+  if (guardian) guardian->order("marker " + run_id);
+  // 5. The tree backend (before the spawn: the subreaper flag must be set first).
+  if (int error = become_subreaper()) log::verbose("cannot become a child subreaper: {}", std::strerror(error));
   std::string why;
   auto made = make_process_tree(options.tree, why);
   if (auto* error = std::get_if<std::string>(&made)) {
@@ -34,11 +56,13 @@ int main(int argc, char** argv) {
   }
   auto tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
   log::verbose("tree backend: {}", why.empty() ? tree->name() : why);
-  // 5. Run until the tree is gone; then release the backend (a cgroup leaf is removed) before
-  //    ctxrun ends, which may be by a signal that runs no destructor.
+  if (auto order = tree->guardian_order(); guardian && !order.empty()) guardian->order(order);
+  // 6. Run until the tree is gone; then release the backend (a cgroup leaf is removed) and the
+  //    guardian before ctxrun ends, which may be by a signal that runs no destructor.
   Outcome outcome = run(options, ctx, *signals, *tree);
   tree.reset();
-  // 6. Say why, and end as the contract says.
+  if (guardian) guardian->release();
+  // 7. Say why, and end as the contract says.
   announce(outcome);
   ExitPlan plan = plan_exit(outcome, options.preserve_status);
   if (plan.die_of_signal != 0 && getpid() != 1) SignalRegime::die_of(plan.die_of_signal);

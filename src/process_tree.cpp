@@ -78,6 +78,7 @@ class CgroupTree final : public ProcessTree {
   }
   bool gone(bool) override { return !leaf_.populated(); }
   int change_fd() const noexcept override { return leaf_.events_fd(); }
+  std::string guardian_order() const override { return "cgroup " + leaf_.path(); }
   // SIGKILL goes to the whole leaf at once (cgroup.kill): nothing forks past it.
   std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t skip_pgid) override {
     if (sig != SIGKILL) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
@@ -94,11 +95,12 @@ bool proc_readable() { return access("/proc/self/stat", R_OK) == 0; }
 
 }  // namespace
 
+int become_subreaper() noexcept { return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : errno; }
+
 std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(TreeKind kind, std::string& why) {
-  // The subreaper flag helps every backend: orphans re-parent to ctxrun, so it can reap them and
-  // is told (SIGCHLD) when they die.
-  bool subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
-  int subreaper_errno = errno;
+  int is_subreaper = 0;
+  int subreaper_errno = prctl(PR_GET_CHILD_SUBREAPER, &is_subreaper) == 0 && is_subreaper ? 0 : EPERM;
+  bool subreaper = subreaper_errno == 0;
   switch (kind) {
     case TreeKind::cgroup: {
       auto leaf = CgroupLeaf::create();

@@ -25,6 +25,9 @@ class CgroupLeaf {
   // Creates the leaf, or says why it cannot (no cgroup v2 mount, not writable, ...).
   static std::variant<CgroupLeaf, std::string> create();
 
+  // Takes charge of the existing leaf at `path` (the guardian does, after ctxrun died).
+  static std::optional<CgroupLeaf> adopt(const std::string& path);
+
   CgroupLeaf(CgroupLeaf&& other) noexcept;
   CgroupLeaf& operator=(CgroupLeaf&&) = delete;
   CgroupLeaf(const CgroupLeaf&) = delete;

@@ -59,13 +59,21 @@ class ProcessTree {
   // called (it re-reads and so re-arms the notification).
   virtual int change_fd() const noexcept { return -1; }
 
+  // What the guardian (guardian.h) needs, beyond the run marker, to finish a teardown after
+  // ctxrun's death: an order line such as "cgroup PATH", or "" if nothing.
+  virtual std::string guardian_order() const { return {}; }
+
  protected:
   pid_t command_ = 0;
 };
 
 // Makes the backend `kind` (automatic: the strongest that works here). Must be called before the
-// command is spawned (the subreaper flag has to be set first). On failure returns a message naming
+// command is spawned, and after become_subreaper(), whose outcome it takes into account. On failure returns a message naming
 // the reason, ready to print after "ctxrun: ". `why` receives, for automatic, why it chose as it did.
+// Makes ctxrun a child subreaper: orphans of the tree re-parent to it (every backend profits: ctxrun
+// reaps them and learns of their death by SIGCHLD). Returns 0 or the errno.
+int become_subreaper() noexcept;
+
 std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(TreeKind kind, std::string& why);
 
 }  // namespace ctxrun
