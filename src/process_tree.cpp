@@ -79,16 +79,19 @@ class CgroupTree final : public ProcessTree {
   bool gone(bool) override { return !leaf_.populated(); }
   int change_fd() const noexcept override { return leaf_.events_fd(); }
   std::string guardian_order() const override { return "cgroup " + leaf_.path(); }
+  bool kill_is_final() const noexcept override { return killed_; }
   // SIGKILL goes to the whole leaf at once (cgroup.kill): nothing forks past it.
   std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t skip_pgid) override {
     if (sig != SIGKILL) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
     auto snapshot = members();
-    if (!leaf_.kill_all()) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
+    killed_ = leaf_.kill_all();
+    if (!killed_) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
     return snapshot;
   }
 
  private:
   CgroupLeaf leaf_;
+  bool killed_ = false;  // cgroup.kill succeeded: every process, present and future, is killed
 };
 
 bool proc_readable() { return access("/proc/self/stat", R_OK) == 0; }

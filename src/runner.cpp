@@ -76,6 +76,7 @@ class Run {
   bool escalate_ = false;     // a cancelling signal came during teardown: no more grace
   int cancel_signal_ = 0;     // the signal that cancelled, 0 if none
   bool cancel_from_terminal_ = false;
+  int adopted_reaped_ = 0;    // processes other than the command that ctxrun reaped (orphans)
   std::set<std::pair<pid_t, std::uint64_t>> torn_down_;  // distinct processes signalled
 };
 
@@ -126,6 +127,7 @@ void Run::reap() {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
+      if (pid != command_) ++adopted_reaped_;
       if (pid == command_) {
         out_.command_reaped = true;
         out_.command_status = status;
@@ -152,10 +154,14 @@ void Run::kill_phase() {
   std::set<std::pair<pid_t, std::uint64_t>> killed;
   int sweeps = 0;
   while (true) {
-    auto signalled = tree_.signal_all(SIGKILL, false, 0);
-    ++sweeps;
-    for (const auto& p : signalled) killed.emplace(p.pid, p.start_time);
-    count(signalled);
+    // Sweep again after every wake-up: a process forked after the last sweep may be there now.
+    // Not needed where the backend's SIGKILL reaches later forks too (cgroup.kill).
+    if (sweeps == 0 || !tree_.kill_is_final()) {
+      auto signalled = tree_.signal_all(SIGKILL, false, 0);
+      ++sweeps;
+      for (const auto& p : signalled) killed.emplace(p.pid, p.start_time);
+      count(signalled);
+    }
     reap();
     if (tree_gone()) break;
     if (wait_for(limit.get(), false).timer) {
@@ -165,8 +171,6 @@ void Run::kill_phase() {
       break;
     }
     handle_signals();
-    reap();
-    if (tree_gone()) break;
   }
   auto took = Clock::now() - began;
   out_.teardown.push_back({.signal = SIGKILL, .processes = static_cast<int>(killed.size()), .took = took});
@@ -284,6 +288,7 @@ Outcome Run::go() {
   if (command_ == 0) after_command_exit();
   else end_context();
   out_.processes_torn_down = static_cast<int>(torn_down_.size());
+  log::verbose("reaped {} orphaned processes besides the command", adopted_reaped_);
   return out_;
 }
 

@@ -59,6 +59,10 @@ class ProcessTree {
   // called (it re-reads and so re-arms the notification).
   virtual int change_fd() const noexcept { return -1; }
 
+  // Whether signal_all(SIGKILL) also reaches processes forked after it (cgroup.kill does): then
+  // one SIGKILL sweep is enough and the runner only waits for gone().
+  virtual bool kill_is_final() const noexcept { return false; }
+
   // What the guardian (guardian.h) needs, beyond the run marker, to finish a teardown after
   // ctxrun's death: an order line such as "cgroup PATH", or "" if nothing.
   virtual std::string guardian_order() const { return {}; }

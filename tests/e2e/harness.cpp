@@ -207,6 +207,17 @@ std::vector<ctxrun::ProcessInfo> survivors() {
   return tree;
 }
 
+bool await_no_survivors(std::chrono::milliseconds limit) {
+  auto until = Clock::now() + limit;
+  while (true) {
+    auto left = survivors();
+    if (left.empty()) return true;
+    ctxrun::unique_fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, left[0].pid, 0)));
+    if (pidfd && !readable(pidfd.get(), until)) return false;
+    if (Clock::now() >= until) return survivors().empty();
+  }
+}
+
 void kill_survivors() {
   for (int round = 0; round < 100; ++round) {
     auto left = survivors();

@@ -86,6 +86,9 @@ Exit run(std::vector<std::string> args, std::chrono::milliseconds limit = 60s);
 
 // Live descendants of the test process (the escapees). Zombies are reaped first.
 std::vector<ctxrun::ProcessInfo> survivors();
+// Waits (on pidfds, no sleeping) until the test process has no live descendant left, up to
+// `limit`; true if none is left.
+bool await_no_survivors(std::chrono::milliseconds limit);
 // Kills and reaps every descendant of the test process.
 void kill_survivors();
 // Whether process `pid` is gone (or is a zombie: dead, not yet reaped).

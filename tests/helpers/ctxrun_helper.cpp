@@ -17,14 +17,22 @@
 //   leave-until-eof REPORT FD  a child reports, then reads FD until EOF and exits 0; this one exits 0
 //   hold-stdout REPORT         a setsid grandchild keeps stdout open forever; this one exits 0
 //   new-session-fork REPORT    a child calls setsid and forks again; the grandchild reports, waits
-//   fork-storm MAX REPORT      every process forks as fast as it can, MAX processes at most in all
+//   fork-storm LIVE TOTAL REPORT  a churning fork storm that ignores SIGTERM: every process forks
+//                              two children and exits; at most LIVE at once, TOTAL ever
 //   count-signal SIG REPORT    report; then a line "signal SIG" for each SIG received; wait
+//   orphans N REPORT           N children each fork a grandchild and exit; the N grandchildren
+//                              (orphans) exit at once; report when the children are reaped; exit 0
 //   state FILE                 write signal mask, ignored signals and open fds to FILE; exit 0
 //   read-line FILE REPORT      report, read one line from stdin, write it to FILE, exit 0
 //   env NAME                   print the value of NAME (or "unset") on stdout; exit 0
 //   wait-status REPORT CMD...  run CMD as a child in the same process group; report "exited N" or
 //                              "killed N" when it ends. Terminal signals (INT, QUIT) are caught here
 //                              and so reset to default in CMD. For tests inside tmux.
+//   trap-exit SIG N REPORT     report; exit with status N when SIG arrives (a command that cleans up)
+//   term-ignoring-child REPORT a child that ignores SIGTERM reports, then this one (SIGTERM left at
+//                              default) reports; both wait forever
+//   pgrp FILE                  write to FILE which process group this one is in: "own", "parent"
+//                              (led by the parent), "parent's group" or "other"; exit 0
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -242,23 +250,40 @@ int mode_new_session_fork(int fd) {
   wait_forever();
 }
 
-int mode_fork_storm(int max, int fd) {
+int mode_fork_storm(int live_max, int total_max, int fd) {
   report_fd = fd;
-  // The budget is shared by every process of the storm, so the test can never hurt the machine.
-  auto* budget = static_cast<std::atomic<int>*>(
-      mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
-  if (budget == MAP_FAILED) die("mmap");
-  new (budget) std::atomic<int>(max - 1);
+  // Counters shared by every process of the storm: at most live_max at once and total_max ever,
+  // so the storm can never hurt the machine, even if a teardown failed.
+  struct Counters {
+    std::atomic<int> live;
+    std::atomic<int> total;
+  };
+  auto* c = static_cast<Counters*>(
+      mmap(nullptr, sizeof(Counters), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  if (c == MAP_FAILED) die("mmap");
+  new (c) Counters{{1}, {1}};
+  signal(SIGTERM, SIG_IGN);  // only SIGKILL ends it: the hardest case for a teardown
+  signal(SIGCHLD, SIG_IGN);  // children that exit vanish: pids churn
   report_pid(getpid());
   report("ready");
+  if (fork_or_die() != 0) wait_forever();  // the command itself stays; its descendants storm
+  // Every process forks two children (while the budget lasts), then exits: the population
+  // churns, pids keep changing, and new processes keep appearing until the total is spent.
   while (true) {
-    if (budget->fetch_sub(1) <= 0) {
-      budget->fetch_add(1);
-      pause();  // the budget is spent: wait to be torn down
-      continue;
+    for (int i = 0; i < 2; ++i) {
+      if (c->total.load() >= total_max || c->live.fetch_add(1) >= live_max) {
+        if (c->total.load() < total_max) c->live.fetch_sub(1);
+        continue;
+      }
+      c->total.fetch_add(1);
+      pid_t pid = fork();
+      if (pid == 0) goto child;  // the child starts the loop afresh
+      if (pid < 0) c->live.fetch_sub(1);
     }
-    pid_t pid = fork();
-    if (pid < 0) budget->fetch_add(1);
+    if (c->total.load() >= total_max) wait_forever();  // spent: the last ones stay, for teardown
+    c->live.fetch_sub(1);
+    _exit(0);
+  child:;
   }
 }
 
@@ -325,6 +350,20 @@ int mode_read_line(const char* file, int fd) {
   return 0;
 }
 
+int mode_orphans(int count, int fd) {
+  report_fd = fd;
+  for (int i = 0; i < count; ++i) {
+    if (fork_or_die() == 0) {
+      if (fork_or_die() == 0) _exit(0);  // the orphan: its parent is gone or about to be
+      _exit(0);
+    }
+  }
+  for (int i = 0; i < count; ++i)
+    while (wait(nullptr) < 0 && errno == EINTR) {}
+  report("ready");
+  return 0;
+}
+
 void ignore_signal(int) {}
 
 int mode_wait_status(int fd, char** command) {
@@ -347,6 +386,51 @@ int mode_wait_status(int fd, char** command) {
   return 0;
 }
 
+int trap_exit_status = 0;
+void trap_exit_handler(int) { _exit(trap_exit_status); }
+
+int mode_trap_exit(int sig, int status, int fd) {
+  report_fd = fd;
+  trap_exit_status = status;
+  struct sigaction sa {};
+  sa.sa_handler = trap_exit_handler;
+  sigaction(sig, &sa, nullptr);
+  report_pid(getpid());
+  report("ready");
+  wait_forever();
+}
+
+int mode_term_ignoring_child(int fd) {
+  report_fd = fd;
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  if (fork_or_die() == 0) {
+    signal(SIGTERM, SIG_IGN);
+    close(p[0]);
+    report_pid(getpid());
+    close(p[1]);
+    wait_forever();
+  }
+  close(p[1]);
+  await_byte(p[0]);
+  report_pid(getpid());
+  report("ready");
+  wait_forever();
+}
+
+int mode_pgrp(const char* file) {
+  pid_t group = getpgrp(), parent = getppid();
+  const char* where = group == getpid()           ? "own"
+                      : group == parent           ? "parent"
+                      : group == getpgid(parent)  ? "parent's group"
+                                                  : "other";
+  FILE* out = std::fopen(file, "w");
+  if (!out) die("fopen");
+  std::fprintf(out, "%s\n", where);
+  std::fclose(out);
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr, "ctxrun_helper: bad arguments (see the comment at the top of the source)\n");
   return 98;
@@ -361,7 +445,7 @@ int main(int argc, char** argv) {
   // A REPORT argument that is not a number is a path to open (a FIFO, from inside tmux).
   for (int i = 2; i < argc; ++i)
     if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env" &&
-        mode != "wait-status") {
+        mode != "wait-status" && mode != "pgrp") {
       int fd = open(argv[i], O_WRONLY | O_APPEND | O_CREAT, 0644);
       if (fd < 0) die("open report");
       static char number[16];
@@ -394,14 +478,18 @@ int main(int argc, char** argv) {
   if (mode == "leave-until-eof" && argc == 4) return mode_leave_until_eof(arg(2), arg(3));
   if (mode == "hold-stdout" && argc == 3) return mode_hold_stdout(arg(2));
   if (mode == "new-session-fork" && argc == 3) return mode_new_session_fork(arg(2));
-  if (mode == "fork-storm" && argc == 4) return mode_fork_storm(arg(2), arg(3));
+  if (mode == "fork-storm" && argc == 5) return mode_fork_storm(arg(2), arg(3), arg(4));
   if (mode == "count-signal" && argc == 4) return mode_count_signal(arg(2), arg(3));
   if (mode == "state" && argc == 3) return mode_state(argv[2]);
   if (mode == "read-line" && argc == 4) {
     int fd = std::strchr(argv[3], '/') ? open(argv[3], O_WRONLY | O_APPEND | O_CREAT, 0644) : arg(3);
     return mode_read_line(argv[2], fd);
   }
+  if (mode == "orphans" && argc == 4) return mode_orphans(arg(2), arg(3));
   if (mode == "wait-status" && argc >= 4) return mode_wait_status(arg(2), argv + 3);
+  if (mode == "trap-exit" && argc == 5) return mode_trap_exit(arg(2), arg(3), arg(4));
+  if (mode == "term-ignoring-child" && argc == 3) return mode_term_ignoring_child(arg(2));
+  if (mode == "pgrp" && argc == 3) return mode_pgrp(argv[2]);
   if (mode == "env" && argc == 3) {
     const char* v = std::getenv(argv[2]);
     std::printf("%s\n", v ? v : "unset");
