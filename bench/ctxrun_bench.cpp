@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -110,6 +111,9 @@ struct Options {
   std::string helper;                  // ctxrun_bench_helper
   std::string timeout_bin;             // GNU timeout (default: "timeout" from PATH)
   std::string source;                  // what ctxrun was built from (bench/run: git describe)
+  // Other ctxrun builds measured alongside, as NAME=PATH: a candidate optimisation against the
+  // current build, alternating in the same run.
+  std::vector<std::pair<std::string, std::string>> variants;
   std::vector<std::string> backends{"subreaper", "pgroup", "cgroup"};  // those that work are used
   std::vector<std::string> sections{"overhead", "precision", "teardown", "escape", "idle"};
   bool smoke = false;
@@ -130,6 +134,8 @@ struct Options {
 const char* kUsage = R"(usage: ctxrun_bench --ctxrun PATH --helper PATH [options]
   --timeout-bin PATH     GNU timeout (default: timeout from PATH)
   --source TEXT          what ctxrun was built from, for the report (bench/run: git describe)
+  --variants N=P[,N=P]   other ctxrun builds to measure alongside (e.g. a candidate optimisation),
+                         labelled N[backend]
   --backends LIST        ctxrun --tree backends to try (default subreaper,pgroup,cgroup;
                          those that do not work here are reported and skipped)
   --sections LIST        overhead,precision,teardown,escape,idle (default: all)
@@ -159,11 +165,18 @@ double to_seconds(const std::string& s) {
   return v;
 }
 
-std::string find_in_path(const std::string& name) {
+std::string real_path(const std::string& path) {
+  char buf[PATH_MAX];
+  return realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+// The first `name` in PATH that is not `unless` (ctxrun's own `timeout` personality, a symlink to
+// ctxrun, must never stand in for GNU timeout).
+std::string find_in_path(const std::string& name, const std::string& unless) {
   const char* path = std::getenv("PATH");
   for (const auto& dir : split(path ? path : "/usr/bin:/bin", ':')) {
     std::string candidate = dir + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (access(candidate.c_str(), X_OK) == 0 && real_path(candidate) != real_path(unless)) return candidate;
   }
   return {};
 }
@@ -207,6 +220,13 @@ Options parse_options(int argc, char** argv) {
     else if (key == "--helper") o.helper = value;
     else if (key == "--timeout-bin") o.timeout_bin = value;
     else if (key == "--source") o.source = value;
+    else if (key == "--variants") {
+      for (const auto& v : split(value, ',')) {
+        auto eq = v.find('=');
+        if (eq == std::string::npos || eq == 0) broken("--variants takes NAME=PATH[,NAME=PATH...]");
+        o.variants.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+      }
+    }
     else if (key == "--backends") o.backends = split(value, ',');
     else if (key == "--sections") o.sections = split(value, ',');
     else if (key == "--overhead-runs") o.overhead_runs = to_int(value);
@@ -227,8 +247,9 @@ Options parse_options(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     std::exit(2);
   }
-  if (o.timeout_bin.empty()) o.timeout_bin = find_in_path("timeout");
+  if (o.timeout_bin.empty()) o.timeout_bin = find_in_path("timeout", o.ctxrun);
   if (o.timeout_bin.empty()) broken("GNU timeout not found in PATH (package coreutils)");
+  if (real_path(o.timeout_bin) == real_path(o.ctxrun)) broken("--timeout-bin is ctxrun itself, not GNU timeout");
   for (int n : o.sizes)
     if (n < 2 || n > 3000) broken(fmt::format("tree size {} out of range (2..3000)", n));
   for (int n : o.escape_sizes)
@@ -425,7 +446,8 @@ class Reaper {
 
 // Kills and reaps every process below this one. Returns the number of live processes found on the
 // first look (0 when there was nothing to clean), or -1 if some were still there after `limit_ns`.
-int sweep(Reaper& reaper, i64 limit_ns) {
+// `killed`, if given, counts those first-look processes by name.
+int sweep(Reaper& reaper, i64 limit_ns, std::map<std::string, int>* killed = nullptr) {
   i64 end = now_ns() + limit_ns;
   int first = -1;
   while (true) {
@@ -433,7 +455,11 @@ int sweep(Reaper& reaper, i64 limit_ns) {
     if (auto all = ctxrun::scan_processes())
       for (auto& p : ctxrun::descendants_of(getpid(), *all))
         if (p.state != 'Z' && p.state != 'X') live.push_back(std::move(p));
-    if (first < 0) first = static_cast<int>(live.size());
+    if (first < 0) {
+      first = static_cast<int>(live.size());
+      if (killed)
+        for (const auto& p : live) ++(*killed)[p.name];
+    }
     for (const auto& p : live) ctxrun::signal_process(p, SIGKILL, false);
     bool childless = reaper.reap_ready();
     if (live.empty() && childless) return first;
@@ -449,6 +475,7 @@ struct Tool {
   std::string label;    // "ctxrun[subreaper]", "timeout"
   bool is_ctxrun = false;
   std::string backend;  // ctxrun's --tree
+  std::string binary;   // the ctxrun build (is_ctxrun)
 };
 
 std::string secs(double s) { return fmt::format("{:.3f}s", s); }
@@ -458,7 +485,7 @@ std::string secs(double s) { return fmt::format("{:.3f}s", s); }
 std::vector<std::string> wrapper_argv(const Options& o, const Tool& t, double timeout, std::optional<double> kill_after,
                                       bool quiet) {
   if (t.is_ctxrun) {
-    std::vector<std::string> a{o.ctxrun, "--tree=" + t.backend};
+    std::vector<std::string> a{t.binary, "--tree=" + t.backend};
     if (quiet) a.push_back("-q");
     a.insert(a.end(), {"-t", secs(timeout)});
     if (kill_after) a.insert(a.end(), {"-k", secs(*kill_after)});
@@ -519,6 +546,7 @@ class Bench {
     int reported = 0;          // processes the helper reported
     int survivors = 0;         // still alive when judged
     i64 hwm_kb = -1;           // the wrapper's VmHWM, read as late as it was readable
+    Counters at_exit;          // the wrapper's whole-life CPU and context switches (its zombie)
     int status = 0;            // the wrapper's wait status
   };
   TreeRun run_tree(const Tool* tool, const TreeSpec& spec);
@@ -558,6 +586,7 @@ class Bench {
   Reaper reaper_;
   std::vector<Tool> tools_;  // ctxrun per working backend, then GNU timeout
   int leftovers_ = 0;        // processes the sweeps had to kill that no run accounted for
+  std::map<std::string, int> leftover_names_;
   std::vector<std::string> notes_;
 
   // Results kept for the memory and targets sections.
@@ -570,7 +599,7 @@ class Bench {
 };
 
 void Bench::cleanup(const char* after) {
-  int found = sweep(reaper_, 10 * kSec);
+  int found = sweep(reaper_, 10 * kSec, &leftover_names_);
   if (found < 0) broken(fmt::format("after {}: processes below the benchmark could not be killed", after));
   leftovers_ += found;
 }
@@ -592,6 +621,9 @@ Bench::Simple Bench::run_simple(const std::vector<std::string>& argv, bool searc
   r.wall_ns = t1 - t0;
   r.at_exit = read_counters(pid);  // a zombie now: final CPU and context switches
   while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {}
+  // Helpers a wrapper started and that were re-parented here (ctxrun's guardian, for one) are
+  // reaped as they end, so that thousands of short runs leave no zombies behind.
+  reaper_.reap_ready();
   return r;
 }
 
@@ -750,6 +782,7 @@ Bench::TreeRun Bench::run_tree(const Tool* tool, const TreeSpec& spec) {
   for (std::size_t i = 0; i < tree.size(); ++i)
     if (tree[i] && gone_at[i] == 0) dying.push_back(tree[i].get());
   if (!wrapper_exited) dying.push_back(wrapper.get());
+  if (tool && wrapper_exited) r.at_exit = read_counters(pid);  // a zombie until reaped below
   for (int fd : dying) pidfd_send_signal(fd, SIGKILL);
   i64 dying_end = now_ns() + 10 * kSec;
   for (int fd : dying) {
@@ -863,17 +896,23 @@ void Bench::header() {
 }
 
 void Bench::probe_backends() {
-  for (const auto& b : o_.backends) {
-    Tool t{.label = "ctxrun[" + b + "]", .is_ctxrun = true, .backend = b};
-    auto r = run_simple({o_.ctxrun, "--tree=" + b, "-q", "-t", "10s", "true"}, false);
-    if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) {
-      tools_.push_back(t);
-    } else {
-      std::string err = capture(spawner_, {o_.ctxrun, "--tree=" + b, "-t", "10s", "true"});
-      notes_.push_back(fmt::format("backend `{}` skipped: `ctxrun --tree={} -t 10s true` gave {}: {}", b, b,
-                                   describe_status(r.status), first_line(err)));
+  std::vector<std::pair<std::string, std::string>> builds{{"ctxrun", o_.ctxrun}};
+  builds.insert(builds.end(), o_.variants.begin(), o_.variants.end());
+  for (const auto& [name, binary] : builds) {
+    for (const auto& b : o_.backends) {
+      Tool t{.label = name + "[" + b + "]", .is_ctxrun = true, .backend = b, .binary = binary};
+      auto r = run_simple({binary, "--tree=" + b, "-q", "-t", "10s", "true"}, false);
+      if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) {
+        tools_.push_back(t);
+      } else {
+        std::string err = capture(spawner_, {binary, "--tree=" + b, "-t", "10s", "true"});
+        notes_.push_back(fmt::format("`{}` skipped: `{} --tree={} -t 10s true` gave {}: {}", t.label, name, b,
+                                     describe_status(r.status), first_line(err)));
+      }
     }
   }
+  for (const auto& [name, binary] : o_.variants)
+    fmt::print("- variant {}: {} ({})\n", name, first_line(capture(spawner_, {binary, "--version"})), binary);
   if (tools_.empty()) broken("no ctxrun backend works here");
   tools_.push_back(Tool{.label = "timeout", .is_ctxrun = false});
   for (const auto& n : notes_) fmt::print("- {}\n", n);
@@ -893,7 +932,8 @@ void Bench::overhead() {
     auto argv = wrapper_argv(o_, t, 10, std::nullopt, false);
     if (t.is_ctxrun) argv.pop_back();  // "--": the issue's exact command line
     argv.push_back("true");
-    std::string shown = t.is_ctxrun ? "`ctxrun --tree=" + t.backend + " -t 10s true`" : "`timeout 10s true`";
+    std::string shown = t.is_ctxrun ? "`" + t.label.substr(0, t.label.find('[')) + " --tree=" + t.backend + " -t 10s true`"
+                                    : "`timeout 10s true`";
     cases.push_back({shown, argv, false, t.label});
   }
   std::vector<std::vector<double>> wall(cases.size()), cpu(cases.size()), switches(cases.size());
@@ -988,6 +1028,7 @@ void Bench::teardown() {
   for (const auto& t : tools_) runners.push_back(&t);
   auto label = [](const Tool* t) { return t ? t->label : std::string("floor"); };
   std::map<std::string, std::map<int, std::vector<double>>> obey, ignore, obey_exit, ignore_exit, obey_first;
+  std::map<std::string, std::map<int, std::vector<double>>> obey_cpu, obey_wakeups, ignore_cpu, ignore_wakeups;
   int retries = 0, unready = 0;
   for (int rep = 0; rep < o_.teardown_reps; ++rep) {
     progress(fmt::format("teardown: repetition {}/{}", rep + 1, o_.teardown_reps));
@@ -1019,6 +1060,11 @@ void Bench::teardown() {
           if (r.exit_ns >= 0) (ign ? ignore_exit : obey_exit)[label(t)][n].push_back(static_cast<double>(r.exit_ns) / kMs);
           if (!ign && r.first_ns >= 0) obey_first[label(t)][n].push_back(static_cast<double>(r.first_ns) / kMs);
           if (t && !ign && r.hwm_kb > 0) hwm_teardown_[t->label][n].push_back(static_cast<double>(r.hwm_kb));
+          if (t && r.at_exit.ok) {
+            (ign ? ignore_cpu : obey_cpu)[t->label][n].push_back(static_cast<double>(r.at_exit.cpu_ns) / kMs);
+            (ign ? ignore_wakeups : obey_wakeups)[t->label][n].push_back(
+                static_cast<double>(r.at_exit.voluntary + r.at_exit.involuntary));
+          }
         }
       }
     }
@@ -1084,6 +1130,24 @@ void Bench::teardown() {
   fmt::print("From the deadline to the wrapper's exit (GNU timeout exits once its child is reaped; ctxrun once the "
              "tree is gone and reaped):\n\n");
   table(obey_exit, false);
+  auto cost = [&](std::map<std::string, std::map<int, std::vector<double>>>& cpu,
+                  std::map<std::string, std::map<int, std::vector<double>>>& wakeups) {
+    std::vector<std::string> head{"processes"};
+    for (const auto& t : tools_) head.push_back(t.label);
+    std::vector<std::vector<std::string>> rows;
+    for (int n : o_.sizes) {
+      std::vector<std::string> row{std::to_string(n)};
+      for (const auto& t : tools_) {
+        auto c = summarize(cpu[t.label][n]), w = summarize(wakeups[t.label][n]);
+        row.push_back(c.n ? fmt::format("{:.2f} ms, {:.0f}", c.median, w.median) : std::string("n/a"));
+      }
+      rows.push_back(row);
+    }
+    print_table(head, rows);
+  };
+  fmt::print("The wrapper's own CPU time over its whole life (start-up, waiting, teardown, reaping; from its "
+             "zombie's schedstat) and its context switches (wake-ups), median:\n\n");
+  cost(obey_cpu, obey_wakeups);
   fmt::print("**3b. Tree ignores SIGTERM** (`-k {}`): from the SIGKILL step (spawn + `-t` + `-k`) to the last "
              "process gone. ctxrun starts its grace period after its SIGTERM step, GNU timeout before it, so "
              "ctxrun's figure includes its SIGTERM step.\n\n",
@@ -1093,6 +1157,8 @@ void Bench::teardown() {
   per_process(ignore);
   fmt::print("From the SIGKILL step to the wrapper's exit:\n\n");
   table(ignore_exit, false);
+  fmt::print("The wrapper's own CPU time and context switches over its whole life, median:\n\n");
+  cost(ignore_cpu, ignore_wakeups);
   if (retries > 0 || unready > 0)
     fmt::print("({} runs were repeated with a later deadline because the tree was not ready in time; {} could not "
                "be measured.)\n\n",
@@ -1185,7 +1251,7 @@ void Bench::memory() {
   std::vector<std::string> head{"wrapper", "idle run"};
   std::vector<int> sizes;
   for (int n : o_.sizes)
-    if (n >= 100) sizes.push_back(n);
+    if (n >= 100 && !hwm_teardown_["timeout"][n].empty()) sizes.push_back(n);
   for (int n : sizes) head.push_back(fmt::format("{}-process teardown", n));
   head.push_back("idle ÷ timeout's");
   for (int n : sizes) head.push_back(fmt::format("{} ÷ timeout's", n));
@@ -1218,7 +1284,7 @@ void Bench::targets() {
       double p99 = precision_ms_[l].p99;
       rows.push_back({l, "deadline p99 < 5 ms", fmt::format("{:.2f} ms", p99), verdict(p99 < 5)});
     }
-    if (idle_cpu_us_.count(l)) {
+    if (!idle_cpu_us_[l].empty()) {
       auto c = summarize(idle_cpu_us_[l]), w = summarize(idle_wakeups_[l]);
       rows.push_back({l, "idle: zero CPU, ≤ 5 wake-ups", fmt::format("{:.1f} µs, {:.0f} wake-ups (max)", c.max, w.max),
                       verdict(c.max == 0 && w.max <= 5)});
@@ -1246,7 +1312,7 @@ void Bench::targets() {
                         verdict(pb <= 1.25 * pa)});
       }
     }
-    if (idle_hwm_.count(l) && idle_hwm_.count("timeout")) {
+    if (!idle_hwm_[l].empty() && !idle_hwm_["timeout"].empty()) {
       double a = summarize(idle_hwm_[l]).median, b = summarize(idle_hwm_["timeout"]).median;
       double worst = a / b;
       for (auto& [n, v] : hwm_teardown_[l])
@@ -1281,8 +1347,12 @@ int Bench::run() {
     fmt::print("\n");
   }
   if (leftovers_ > 0) {
-    progress(fmt::format("{} processes were left behind by runs and killed by the sweeps", leftovers_));
-    fmt::print("({} processes were left behind by runs and killed by the benchmark's sweeps.)\n", leftovers_);
+    std::string names;
+    for (const auto& [name, count] : leftover_names_) names += fmt::format("{}{} ×{}", names.empty() ? "" : ", ", name, count);
+    progress(fmt::format("{} processes were left behind by runs and killed by the sweeps: {}", leftovers_, names));
+    fmt::print("(Processes left behind by runs, outside the trees measured, and killed by the benchmark's "
+               "sweeps: {}.)\n",
+               names);
   }
   return 0;
 }

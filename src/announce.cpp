@@ -1,5 +1,9 @@
 #include "ctxrun/announce.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
 #include "ctxrun/log.h"
 
 namespace ctxrun {
@@ -13,7 +17,23 @@ std::string torn_down(const Outcome& outcome) {
 
 }  // namespace
 
+namespace {
+
+// Under GitHub Actions, a workflow command on stdout puts the reason in the run's summary.
+void annotate(const Outcome& outcome) {
+  const char* actions = std::getenv("GITHUB_ACTIONS");
+  if (!actions || std::string_view(actions) != "true") return;
+  if (outcome.ending != Ending::deadline_exceeded && outcome.ending != Ending::canceled) return;
+  const char* what = outcome.ending == Ending::canceled ? "context canceled" : "context deadline exceeded";
+  std::string line = fmt::format("::error title=ctxrun: {}::{} ({}): {}\n", what, what, outcome.cause, torn_down(outcome));
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
 void announce(const Outcome& outcome) {
+  annotate(outcome);
   switch (outcome.ending) {
     case Ending::deadline_exceeded:
       if (!outcome.command_started)

@@ -40,6 +40,18 @@ std::chrono::nanoseconds saturating_add(std::chrono::nanoseconds a, std::chrono:
   return a + b;
 }
 
+// A context whose descriptors cannot be made could never become done: a deadline would be silently
+// lost. Refuse instead, as an allocation failure would (EMFILE, ENFILE, ENOMEM, ENOSPC).
+[[noreturn]] void cannot_make(const char* what) {
+  throw std::system_error(errno, std::system_category(), what);
+}
+
+unique_fd timer_fd(clockid_t clock) {
+  unique_fd fd(timerfd_create(clock, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!fd) cannot_make("ctxrun: context: timerfd_create");
+  return fd;
+}
+
 // Arms an absolute timer. A wall-clock timer is cancelled (made readable, read gives ECANCELED)
 // when the clock is set, so that it can be re-armed against the new time.
 void arm(int fd, bool wall_clock, std::chrono::nanoseconds when) {
@@ -71,7 +83,9 @@ ContextPtr Context::make(ContextPtr parent, std::optional<Timer> timer,
                          std::optional<wall_time> deadline) {
   ContextPtr child(new Context());
   child->cancel_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!child->cancel_) cannot_make("ctxrun: context: eventfd");
   child->epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!child->epoll_) cannot_make("ctxrun: context: epoll_create1");
   child->timer_ = std::move(timer);
   child->own_deadline_ = deadline;
   // Watching the ancestors' fds directly, rather than the parent's epoll fd, keeps epoll nesting
@@ -83,7 +97,7 @@ ContextPtr Context::make(ContextPtr parent, std::optional<Timer> timer,
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    epoll_ctl(child->epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+    if (epoll_ctl(child->epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) cannot_make("ctxrun: context: epoll_ctl");
   }
   child->parent_ = std::move(parent);
   child->err();  // done at once when the parent is done or the deadline has passed
@@ -93,7 +107,7 @@ ContextPtr Context::make(ContextPtr parent, std::optional<Timer> timer,
 ContextPtr with_cancel(ContextPtr parent) { return Context::make(std::move(parent), {}, {}); }
 
 ContextPtr with_deadline(ContextPtr parent, wall_time when, std::string cause) {
-  Context::Timer timer{.fd = unique_fd(timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK)),
+  Context::Timer timer{.fd = timer_fd(CLOCK_REALTIME),
                        .wall_clock = true,
                        .when = when.time_since_epoch(),
                        .cause = std::move(cause)};
@@ -105,7 +119,7 @@ ContextPtr with_deadline(ContextPtr parent, wall_time when, std::string cause) {
 ContextPtr with_timeout(ContextPtr parent, std::chrono::nanoseconds timeout, std::string cause) {
   timeout = std::max(timeout, std::chrono::nanoseconds(0));
   auto now = now_on(CLOCK_MONOTONIC);
-  Context::Timer timer{.fd = unique_fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)),
+  Context::Timer timer{.fd = timer_fd(CLOCK_MONOTONIC),
                        .wall_clock = false,
                        .when = saturating_add(now, timeout),
                        .cause = std::move(cause)};

@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,6 +100,9 @@ int kill_cgroup(const std::string& path) {
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
+  // ctxrun learns who we are, to wait for our very end in release().
+  pid_t self = getpid();
+  [[maybe_unused]] auto written = ::write(exited_fd, &self, sizeof self);
   std::string orders;
   char buf[4096];
   while (true) {
@@ -132,8 +136,10 @@ int guardian_teardown(const std::string& orders) {
 }
 
 std::optional<Guardian> Guardian::start() noexcept {
+  // The orders channel is a socket, not a pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE in ctxrun
+  // if the guardian is gone (an enclosing ctxrun may have torn it down).
   int orders[2], exited[2];
-  if (pipe2(orders, O_CLOEXEC) != 0) return std::nullopt;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, orders) != 0) return std::nullopt;
   if (pipe2(exited, O_CLOEXEC) != 0) {
     close(orders[0]);
     close(orders[1]);
@@ -162,18 +168,34 @@ std::optional<Guardian> Guardian::start() noexcept {
 void Guardian::order(const std::string& line) noexcept {
   if (!orders_) return;
   std::string text = line + "\n";
-  [[maybe_unused]] auto n = ::write(orders_.get(), text.data(), text.size());
+  [[maybe_unused]] auto n = ::send(orders_.get(), text.data(), text.size(), MSG_NOSIGNAL);
 }
 
 void Guardian::release() noexcept {
   if (!orders_) return;
   char released = kReleased;
-  [[maybe_unused]] auto n = ::write(orders_.get(), &released, 1);
+  [[maybe_unused]] auto sent = ::send(orders_.get(), &released, 1, MSG_NOSIGNAL);
   orders_.reset();
-  // EOF on this pipe: the guardian has exited and holds nothing any more.
-  char c;
-  while (::read(exited_.get(), &c, 1) < 0 && errno == EINTR) {}
+  // The guardian wrote its pid; EOF follows when it has closed its descriptors, on its way out.
+  pid_t pid = 0;
+  std::size_t got = 0;
+  while (true) {
+    char buf[sizeof(pid_t)];
+    ssize_t n = ::read(exited_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n && got < sizeof pid; ++i, ++got) reinterpret_cast<char*>(&pid)[got] = buf[i];
+  }
   exited_.reset();
+  // Then wait until it has exited for good (its pidfd is readable once it is a zombie), so that
+  // nothing of ctxrun's is left running when ctxrun ends. It cannot have been reaped and its pid
+  // reused in between: it was still exiting when EOF came.
+  if (got == sizeof pid && pid > 0) {
+    unique_fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    pollfd fd{pidfd.get(), POLLIN, 0};
+    if (pidfd)
+      while (::poll(&fd, 1, -1) < 0 && errno == EINTR) {}
+  }
 }
 
 }  // namespace ctxrun

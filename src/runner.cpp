@@ -20,6 +20,8 @@ namespace ctxrun {
 
 ContextPtr make_run_context(const RunOptions& options) {
   ContextPtr ctx = background();
+  if (options.inherited_deadline)
+    ctx = with_deadline(ctx, *options.inherited_deadline, "inherited deadline @" + options.inherited_text);
   if (options.deadline) ctx = with_deadline(ctx, *options.deadline, "deadline " + options.deadline_text);
   if (options.timeout) ctx = with_timeout(ctx, *options.timeout, "timeout " + options.timeout_text);
   return with_cancel(ctx);
@@ -55,6 +57,7 @@ class Run {
   };
   Woken wait_for(int timer_fd, bool watch_context);
   void handle_signals();
+  bool enclosing_teardown() const;
   void reap();
   bool tree_gone() { return tree_.gone(has_children_); }
   void end_context();
@@ -104,6 +107,13 @@ void Run::handle_signals() {
       }
       continue;
     }
+    if (enclosing_teardown()) {
+      // This run shares its deadline with an enclosing ctxrun (inherited), which tears its whole
+      // tree down, this ctxrun included, when that deadline passes: its signal is the deadline's,
+      // not a cancel, and not a "second signal" that would cut this run's own teardown short.
+      log::verbose("received {} as the shared deadline passes: the enclosing run's teardown", signal_name(sig));
+      continue;
+    }
     if (cancel_signal_ == 0 && (!ctx_->err() || in_teardown_)) {
       if (!ctx_->err()) {
         cancel_signal_ = sig;
@@ -120,6 +130,13 @@ void Run::handle_signals() {
       log::verbose("received {} again: skipping the rest of the grace period", signal_name(sig));
     }
   }
+}
+
+bool Run::enclosing_teardown() const {
+  auto deadline = ctx_->deadline();
+  if (!deadline || !opt_.inherited_deadline || *deadline != *opt_.inherited_deadline) return false;
+  auto now = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+  return now >= *deadline - kDeadlineSlack && now <= *deadline + kEnclosingTeardownWindow;
 }
 
 void Run::reap() {

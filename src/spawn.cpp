@@ -15,8 +15,9 @@
 namespace ctxrun {
 namespace {
 
-// Where execvp would look for `name`, in order.
+// Where execvp would look for `name`, in order. None for an empty name (execvp: ENOENT).
 std::vector<std::string> candidates(const std::string& name) {
+  if (name.empty()) return {};
   if (name.find('/') != std::string::npos) return {name};
   const char* path = std::getenv("PATH");
   std::string dirs = path ? path : "/bin:/usr/bin";
@@ -71,13 +72,15 @@ std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {
     unique_fd read_end(fds[0]), write_end(fds[1]);
 
     pid_t pid = fork();
-    if (pid < 0) return SpawnFailure{.error = errno, .before_exec = true};
+    if (pid < 0) return SpawnFailure{.error = errno, .before_exec = true, .in_fork = true};
     if (pid == 0) {
       int report = write_end.get();
       if (!request.tree.prepare_child()) report_and_exit(report, errno, true);
       // Die with ctxrun; and if ctxrun died already (between fork and prctl), stop here.
       if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) report_and_exit(report, ESRCH, true);
       request.signals.restore_in_child();
+      // As glibc's execvp: go on past the errors that say "not here", stop at any other one; a
+      // path that exists but cannot be run (EACCES) is what the user hears about, else the last.
       int error = ENOENT;
       bool denied = false;
       for (auto& path : paths) {
@@ -86,11 +89,12 @@ std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {
           sh_argv[1] = const_cast<char*>(path.c_str());
           execve("/bin/sh", sh_argv.data(), envp.data());
         }
-        if (errno == EACCES) denied = true;
-        else if (errno != ENOENT && errno != ENOTDIR) { error = errno; break; }
+        error = errno;
+        if (error == EACCES) denied = true;
+        else if (error != ENOENT && error != ENOTDIR && error != ESTALE && error != ENODEV && error != ETIMEDOUT)
+          report_and_exit(report, error, false);
       }
-      // As execvp: a path that exists but cannot be run (EACCES) is what the user hears about.
-      report_and_exit(report, denied && error == ENOENT ? EACCES : error, false);
+      report_and_exit(report, denied ? EACCES : error, false);
     }
     write_end.reset();
     int message[2] = {0, 0};

@@ -19,7 +19,15 @@
 // Deadlines from with_deadline follow the wall clock (CLOCK_REALTIME: a clock change moves them);
 // timeouts from with_timeout do not (CLOCK_MONOTONIC).
 //
-// All members are safe to call from several threads. A context keeps its parent alive.
+// Thread-safety: background(), with_cancel(), with_deadline(), with_timeout() and every member
+// may be called from any thread, concurrently, on the same context too: a cancel() from one thread
+// wakes a poll() on done_fd() in another. A context keeps its parent alive; its descriptors (an
+// eventfd and an epoll fd, plus a timerfd for a deadline, all close-on-exec) are closed when the
+// last ContextPtr to it, or to a descendant, is gone.
+//
+// Errors: with_* never return a context that could not become done. When its descriptors cannot
+// be made (EMFILE, ENFILE, ENOMEM) they throw std::system_error, as they throw std::bad_alloc when
+// memory runs out; nothing else throws.
 #pragma once
 
 #include <chrono>
@@ -35,8 +43,10 @@
 
 namespace ctxrun {
 
-// Why a context is done.
+// Why a context is done: the values of err(). Messages are Go's: "context canceled", "context
+// deadline exceeded". context_errc converts to std::error_code implicitly (is_error_code_enum).
 enum class context_errc { canceled = 1, deadline_exceeded = 2 };
+// The category of err()'s codes, named "context". The same object on every call.
 const std::error_category& context_category() noexcept;
 std::error_code make_error_code(context_errc e) noexcept;
 
@@ -46,15 +56,20 @@ using ContextPtr = std::shared_ptr<Context>;
 // The root context: never done, no deadline. Successive calls return the same context.
 ContextPtr background();
 
-// A child of `parent` that is done when cancel() is called or parent is done.
+// Returns a new child of `parent` (each call a new context) that is done when its cancel() is
+// called or `parent` is done, whichever comes first; done at once if `parent` is done already. It
+// has `parent`'s deadline. `parent` must not be null.
 ContextPtr with_cancel(ContextPtr parent);
 
-// A child of `parent` that is also done at wall-clock time `when`; `cause` describes this
-// deadline for messages ("deadline 2026-11-25T17:00:00Z").
+// Returns a new child of `parent`, like with_cancel, that is also done with deadline_exceeded at
+// wall-clock time `when` (or at once if `when` has passed); `cause` describes this deadline for
+// messages ("deadline 2026-11-25T17:00:00Z"). Its deadline() is the earlier of `when` and
+// parent's: a child can shorten its parent's deadline, never extend it.
 ContextPtr with_deadline(ContextPtr parent, wall_time when, std::string cause);
 
-// A child of `parent` that is also done `timeout` from now (monotonic clock); `cause` describes
-// it ("timeout 2s"). A zero or negative timeout makes it done at once.
+// Returns a new child of `parent`, like with_cancel, that is also done with deadline_exceeded
+// `timeout` from now on the monotonic clock; `cause` describes it ("timeout 2s"). A zero or
+// negative timeout makes it done at once; one too large to represent never ends it.
 ContextPtr with_timeout(ContextPtr parent, std::chrono::nanoseconds timeout, std::string cause);
 
 class Context {
@@ -64,9 +79,12 @@ class Context {
   Context& operator=(const Context&) = delete;
 
   // Readable when the context may be done (see above); -1 for background(), which is never done.
+  // The same descriptor on every call, owned by the context and valid while it lives: wait on it
+  // with poll, select or epoll; never read, write or close it.
   int done_fd() const noexcept { return epoll_.get(); }
 
-  // Empty until done; then canceled or deadline_exceeded, the same on every call.
+  // Empty until done; then canceled or deadline_exceeded, the same on every later call. Never
+  // blocks.
   std::error_code err();
 
   // What made the context done: the cause given to cancel() or to the deadline that passed ("" if
@@ -74,7 +92,8 @@ class Context {
   std::string cause();
 
   // The earliest deadline of this context and its ancestors, as wall-clock time; nullopt if none.
-  // For a timeout, the wall-clock time it was due when it was made.
+  // For a timeout, the wall-clock time it was due when it was made. Fixed when the context is
+  // made: the same on every call, whether or not the context is done.
   std::optional<wall_time> deadline() const noexcept;
 
   // Cancels this context and its descendants with `cause`. After the first call (or once the

@@ -29,6 +29,8 @@ struct RunOptions {
   std::string timeout_text;                         // as written, for messages
   std::optional<wall_time> deadline;                // --deadline
   std::string deadline_text;
+  std::optional<wall_time> inherited_deadline;      // CTXRUN_DEADLINE, unless --no-inherit
+  std::string inherited_text;                       // its value, for messages
   int signal = SIGTERM;                             // first signal of teardown
   std::optional<std::chrono::nanoseconds> kill_after = std::chrono::seconds(10);  // nullopt: never
   OrphanPolicy orphans = OrphanPolicy::kill;
@@ -36,6 +38,9 @@ struct RunOptions {
   TreeKind tree = TreeKind::automatic;
   Verbosity verbosity = Verbosity::normal;
   std::vector<std::string> command;                 // argv of the command; never empty when run
+  std::string report_path;                          // --report: where to write the JSON outcome
+  bool remaining = false;                           // --remaining: print the budget, run nothing
+  std::string remaining_format = "seconds";         // --format: seconds, ms or go
 };
 
 }  // namespace ctxrun

@@ -13,7 +13,7 @@ enum class Ending {
   exited,             // the command exited (any status) before the context ended
   signaled,           // the command died of a signal on its own
   deadline_exceeded,  // the deadline passed
-  canceled,           // a cancelling signal reached ctxrun
+  canceled,           // a cancelling signal reached ctxrun, or (run_command) the caller's context was cancelled
   error,              // ctxrun could not do its job (bad usage, spawn failure, survivors)
 };
 
@@ -27,7 +27,7 @@ struct TeardownStep {
 struct Outcome {
   Ending ending = Ending::error;
   std::string cause;             // "timeout 2s", "SIGINT", ...: what ended the context
-  int cancel_signal = 0;         // the signal that cancelled (Ending::canceled)
+  int cancel_signal = 0;         // the signal that cancelled (Ending::canceled); 0 if a context's cancel() did
   bool command_reaped = false;   // command_status is valid
   int command_status = 0;        // raw wait status of the command
   int spawn_exit = 0;            // 125/126/127 when the command could not be started

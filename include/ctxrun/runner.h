@@ -23,7 +23,15 @@ namespace ctxrun {
 
 inline constexpr std::chrono::seconds kKillPhaseLimit{10};
 
-// The context of a run: background, then --deadline, then --timeout, then cancellable.
+// In a nested run whose deadline is the inherited one, a cancelling signal that arrives from
+// kDeadlineSlack before that deadline to kEnclosingTeardownWindow after it is taken as the
+// enclosing ctxrun's teardown of the same deadline: the run ends as DeadlineExceeded, as the
+// enclosing one does, with its own grace period, rather than as Canceled or cut short.
+inline constexpr std::chrono::milliseconds kDeadlineSlack{10};
+inline constexpr std::chrono::seconds kEnclosingTeardownWindow{2};
+
+// The context of a run: background, then the inherited deadline (CTXRUN_DEADLINE), then
+// --deadline, then --timeout, then cancellable. The earliest deadline wins.
 ContextPtr make_run_context(const RunOptions& options);
 
 // Runs options.command under `ctx` and returns what happened. `signals` must be installed and

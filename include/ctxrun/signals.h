@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "ctxrun/unique_fd.h"
 
@@ -36,11 +37,25 @@ inline constexpr int kForwardSignals[] = {SIGUSR1, SIGUSR2};
 // and set back to SIG_IGN in the command if it was ignored.
 //
 // The regime is process-wide: create at most one, early in main, before any thread exists.
+//
+// SignalSpec describes a regime with other rules, for a front-end that must take signals as another
+// program does (the GNU timeout personality, gnu_timeout.h). The default spec is ctxrun's regime.
+struct SignalSpec {
+  std::vector<int> watch{kCancelSignals[0], kCancelSignals[1], kCancelSignals[2], kCancelSignals[3],
+                         kForwardSignals[0], kForwardSignals[1]};  // SIGCHLD is always watched too
+  // A watched signal that was ignored at start stays ignored and unwatched (ctxrun's rule). If
+  // false, it is watched anyway and reaches the command with SIG_DFL.
+  bool respect_ignored = true;
+  std::vector<int> ignore;            // ignored by ctxrun while it runs
+  std::vector<int> default_in_child;  // SIG_DFL in the command, whatever ctxrun was started with
+  std::vector<int> unblock_in_child;  // taken out of the start-up mask in the command
+};
+
 class SignalRegime {
  public:
   // Records the start-up mask and dispositions, installs the regime, opens the signalfd.
   // Returns nullopt with errno set on failure.
-  static std::optional<SignalRegime> install() noexcept;
+  static std::optional<SignalRegime> install(const SignalSpec& spec = {}) noexcept;
 
   SignalRegime(SignalRegime&&) noexcept = default;
   SignalRegime& operator=(SignalRegime&&) noexcept = default;
@@ -52,7 +67,8 @@ class SignalRegime {
   bool watched(int sig) const noexcept { return sigismember(&watched_, sig) == 1; }
 
   // In the child, between fork and exec: restores the signal mask and the SIG_IGN dispositions
-  // ctxrun was started with. Async-signal-safe: only sigaction and sigprocmask on prepared memory.
+  // ctxrun was started with (as the spec adjusts them). Async-signal-safe: only sigaction and
+  // sigprocmask on prepared memory.
   void restore_in_child() const noexcept;
 
   // Dies of `sig` as a process without handlers would: no core dump, default action, unblocked.
@@ -64,6 +80,8 @@ class SignalRegime {
   sigset_t original_mask_{};
   sigset_t originally_ignored_{};
   sigset_t watched_{};
+  sigset_t child_default_{};  // SignalSpec::default_in_child
+  sigset_t child_mask_{};     // original_mask_ without SignalSpec::unblock_in_child
   unique_fd fd_;
 };
 

@@ -165,6 +165,14 @@ bool Process::stdout_eof(std::chrono::milliseconds limit) {
   return false;
 }
 
+std::string Process::stdout_text(std::chrono::milliseconds limit) {
+  auto until = Clock::now() + limit;
+  std::string text;
+  while (readable(out_.get(), until))
+    if (!read_some(out_.get(), text)) break;
+  return text;
+}
+
 void Process::signal(int sig) const { REQUIRE(::kill(pid_, sig) == 0); }
 
 bool Process::still_running_after(std::chrono::milliseconds limit) {

@@ -63,6 +63,8 @@ class Process {
   bool report_eof(std::chrono::milliseconds limit);
   // Whether stdout (capture_stdout) reaches EOF within `limit`.
   bool stdout_eof(std::chrono::milliseconds limit);
+  // Everything on stdout (capture_stdout) up to EOF, or what came within `limit`.
+  std::string stdout_text(std::chrono::milliseconds limit = 20s);
 
   void signal(int sig) const;
   // Waits for ctxrun to end (SIGKILLs it and fails the test after `limit`).

@@ -4,8 +4,12 @@
 // makes the tests slower, never wrong.
 #include "ctxrun/context.h"
 
+#include <dirent.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -421,4 +425,115 @@ TEST_CASE("with_timeout: a timeout of centuries saturates instead of wrapping in
     CHECK_FALSE(readable(ctx->done_fd(), 0));
     CHECK(ns(ctx->deadline()) == wall_time::max().time_since_epoch().count());
   }
+}
+
+namespace {
+
+// The descriptors this process has open now.
+int open_fds() {
+  int n = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
+    closedir(dir);
+  }
+  return n - 1;  // opendir's own
+}
+
+}  // namespace
+
+TEST_CASE("lib: context: concurrent cancels from many threads: one cause wins, and every caller sees it") {
+  for (int round = 0; round < 20; ++round) {
+    ContextPtr parent = with_cancel(background());
+    ContextPtr child = with_timeout(parent, 1h, "timeout 1h");
+    std::vector<std::thread> threads;
+    std::vector<std::string> seen(8);
+    for (int i = 0; i < 8; ++i)
+      threads.emplace_back([&, i] {
+        ContextPtr target = i % 2 ? parent : child;
+        target->cancel("cause " + std::to_string(i));
+        seen[static_cast<std::size_t>(i)] = child->cause();
+      });
+    for (auto& t : threads) t.join();
+    std::string winner = child->cause();
+    CAPTURE(winner);
+    CHECK(winner.rfind("cause ", 0) == 0);
+    for (const auto& s : seen) CHECK(s == winner);  // each read after its own cancel: done already
+    CHECK(child->err() == canceled());
+    CHECK(readable(child->done_fd(), 0));
+    CHECK(child->cause() == winner);  // and it sticks
+  }
+}
+
+TEST_CASE("lib: context: a child ended by its own deadline keeps it when the parent is cancelled later") {
+  ContextPtr parent = with_cancel(background());
+  ContextPtr child = with_timeout(parent, 0ns, "timeout 0s");
+  REQUIRE(child->err() == deadline_exceeded());
+  parent->cancel("parent stopped");
+  CHECK(child->err() == deadline_exceeded());
+  CHECK(child->cause() == "timeout 0s");
+  CHECK(parent->err() == canceled());
+}
+
+TEST_CASE("lib: context: deadline() and done_fd() are fixed when the context is made") {
+  ContextPtr ctx = with_timeout(background(), 30ms, "timeout 30ms");
+  auto deadline = ctx->deadline();
+  int fd = ctx->done_fd();
+  REQUIRE(readable(fd, kGenerousMs));
+  CHECK(ctx->err() == deadline_exceeded());
+  CHECK(ctx->deadline() == deadline);
+  CHECK(ctx->done_fd() == fd);
+}
+
+TEST_CASE("lib: context: descriptors are close-on-exec, and released with the last reference") {
+  int before = open_fds();
+  {
+    ContextPtr parent = with_deadline(background(), wall_now() + 1h, "deadline in an hour");
+    ContextPtr child = with_timeout(with_cancel(parent), 1h, "timeout 1h");
+    CHECK(open_fds() > before);
+    for (const ContextPtr& ctx : {parent, child}) {
+      int flags = fcntl(ctx->done_fd(), F_GETFD);
+      REQUIRE(flags >= 0);
+      CHECK((flags & FD_CLOEXEC) != 0);
+    }
+    // The middle context has no ContextPtr of its own: the child keeps it (and its fds) alive.
+    parent.reset();
+    CHECK_FALSE(child->err());
+  }
+  CHECK(open_fds() == before);
+  // Many contexts made and dropped: nothing accumulates.
+  for (int i = 0; i < 2000; ++i) with_timeout(with_cancel(background()), 1h, "timeout 1h")->cancel("done");
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("lib: context: with_* throw std::system_error when descriptors run out, never return a context that cannot end") {
+  // The lowest free descriptor becomes the limit: every new one fails with EMFILE.
+  int lowest = dup(0);
+  REQUIRE(lowest >= 0);
+  close(lowest);
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  ContextPtr parent = with_cancel(background());  // made before the limit
+  int before = open_fds();
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  auto emfile = [](auto make) {
+    try {
+      make();
+      return std::error_code();
+    } catch (const std::system_error& e) {
+      return e.code();
+    }
+  };
+  std::error_code cancel_error = emfile([&] { return with_cancel(parent); });
+  std::error_code timeout_error = emfile([&] { return with_timeout(parent, 1h, "timeout 1h"); });
+  std::error_code deadline_error = emfile([&] { return with_deadline(parent, wall_now() + 1h, "deadline"); });
+  setrlimit(RLIMIT_NOFILE, &saved);
+  CHECK(cancel_error == std::errc::too_many_files_open);
+  CHECK(timeout_error == std::errc::too_many_files_open);
+  CHECK(deadline_error == std::errc::too_many_files_open);
+  CHECK(open_fds() == before);  // nothing half-made left open
+  CHECK_FALSE(parent->err());
+  // With descriptors back, the same calls work.
+  CHECK_FALSE(with_timeout(parent, 1h, "timeout 1h")->err());
 }

@@ -1,0 +1,757 @@
+#include "ctxrun/gnu_timeout.h"
+
+#include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio_ext.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cfloat>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <cwchar>
+#include <cwctype>
+#include <limits>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "ctxrun/guardian.h"
+#include "ctxrun/process_tree.h"
+#include "ctxrun/runner.h"
+#include "ctxrun/signals.h"
+#include "ctxrun/spawn.h"
+#include "ctxrun/unique_fd.h"
+#include "ctxrun/version.h"
+
+extern char** environ;
+
+namespace ctxrun::gnu {
+namespace {
+
+constexpr int kExitTimedOut = 124;
+constexpr int kExitCanceled = 125;  // timeout itself failed
+constexpr int kExitCannotInvoke = 126;
+constexpr int kExitNotFound = 127;
+
+// ---------------------------------------------------------------------------------------------
+// Messages. GNU's program_name is argv[0] as given: "/usr/bin/timeout: ..." when run by path.
+
+std::string g_program = "timeout";
+
+// GNU's error(0, errnum, ...): stdout flushed first (unless closed already), one line on stderr.
+void complain(const std::string& message, int errnum = 0, bool flush_stdout = true) {
+  if (flush_stdout) std::fflush(stdout);
+  std::string line = g_program + ": " + message;
+  if (errnum != 0) line += std::string(": ") + std::strerror(errnum);
+  line += '\n';
+  std::fputs(line.c_str(), stderr);
+}
+
+void try_help() { std::fprintf(stderr, "Try '%s --help' for more information.\n", g_program.c_str()); }
+
+// gnulib's close_stream: whether `stream` had or has a write error (EBADF on an unused stream is
+// not one).
+bool close_stream_failed(FILE* stream) {
+  bool pending = __fpending(stream) != 0;
+  bool failed_before = std::ferror(stream) != 0;
+  bool close_failed = std::fclose(stream) != 0;
+  if (failed_before || (close_failed && (pending || errno != EBADF))) {
+    if (!close_failed) errno = 0;
+    return true;
+  }
+  return false;
+}
+
+// What GNU timeout does at exit (atexit(close_stdout)): a failed write to stdout or stderr turns
+// any status into 125.
+int close_streams(int status) {
+  if (close_stream_failed(stdout)) {
+    complain("write error", errno, false);
+    return kExitCanceled;
+  }
+  if (close_stream_failed(stderr)) return kExitCanceled;
+  return status;
+}
+
+constexpr const char* kHelp = R"(Usage: {0} [OPTION] DURATION COMMAND [ARG]...
+  or:  {0} [OPTION]
+Start COMMAND, and kill it if it is still running after DURATION.
+
+Mandatory arguments to long options are mandatory for short options too.
+  -f, --foreground
+                 when timeout is not run directly from a shell prompt,
+                   let COMMAND read from the TTY and get TTY signals;
+                   in this mode, children of COMMAND are not timed out
+  -k, --kill-after=DURATION
+                 also send a KILL signal if COMMAND is still running
+                   this long after the first signal was sent
+  -p, --preserve-status
+                 exit with the status of COMMAND, even when it times out
+  -s, --signal=SIGNAL
+                 the signal to send on timeout; SIGNAL may be a name
+                   like 'HUP' or a number; 'kill -l' lists them
+  -v, --verbose  report on stderr every signal sent upon timeout
+      --help     display this help and exit
+      --version  output version information and exit
+
+DURATION is a floating point number with an optional suffix:
+'s' for seconds (the default), 'm' for minutes, 'h' for hours or 'd' for days.
+A duration of 0 disables the associated timeout.
+
+On timeout, the TERM signal is sent unless another SIGNAL is given. TERM ends
+any process that neither blocks nor catches it; KILL cannot be caught.
+Without --foreground, every signal goes to the whole process tree of COMMAND,
+including processes that left its process group.
+
+EXIT status:
+  124  if COMMAND times out, and --preserve-status is not given
+  125  if timeout itself fails
+  126  if COMMAND is found but cannot be invoked
+  127  if COMMAND cannot be found
+  137  if COMMAND (or timeout itself) is sent the KILL (9) signal (128+9)
+  -    the exit status of COMMAND otherwise
+
+This timeout is the GNU-compatible personality of ctxrun {1}: see the
+COMPATIBILITY section of ctxrun(1).
+)";
+
+constexpr const char* kVersionText = R"(timeout (ctxrun) {0}
+The GNU coreutils timeout command line (as of coreutils 9.1), with ctxrun's
+teardown of the whole process tree. See the COMPATIBILITY section of ctxrun(1).
+)";
+
+// ---------------------------------------------------------------------------------------------
+// Signal names, as gnulib's sig2str/str2sig know them: the preferred name of a number first.
+
+struct NumName {
+  int number;
+  const char* name;
+};
+
+constexpr NumName kSignalNames[] = {
+    // POSIX, in traditional numeric order where possible.
+    {SIGHUP, "HUP"}, {SIGINT, "INT"}, {SIGQUIT, "QUIT"}, {SIGILL, "ILL"}, {SIGTRAP, "TRAP"},
+    {SIGABRT, "ABRT"}, {SIGFPE, "FPE"}, {SIGKILL, "KILL"}, {SIGSEGV, "SEGV"}, {SIGBUS, "BUS"},
+    {SIGPIPE, "PIPE"}, {SIGALRM, "ALRM"}, {SIGTERM, "TERM"}, {SIGUSR1, "USR1"}, {SIGUSR2, "USR2"},
+    {SIGCHLD, "CHLD"}, {SIGURG, "URG"}, {SIGSTOP, "STOP"}, {SIGTSTP, "TSTP"}, {SIGCONT, "CONT"},
+    {SIGTTIN, "TTIN"}, {SIGTTOU, "TTOU"},
+    // POSIX XSI.
+    {SIGSYS, "SYS"}, {SIGPOLL, "POLL"}, {SIGVTALRM, "VTALRM"}, {SIGPROF, "PROF"}, {SIGXCPU, "XCPU"},
+    {SIGXFSZ, "XFSZ"},
+    // Older names and Linux's own.
+    {SIGIOT, "IOT"}, {SIGCLD, "CLD"}, {SIGPWR, "PWR"}, {SIGWINCH, "WINCH"}, {SIGIO, "IO"},
+    {SIGSTKFLT, "STKFLT"},
+    // The shells' name for 0.
+    {0, "EXIT"},
+};
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// str2sig: a name from the table, RTMIN[+N] / RTMAX[-N] (N as strtol reads it), or a plain number
+// up to the highest signal number.
+int str2signum(const char* name) {
+  char* end = nullptr;
+  if (is_digit(*name)) {
+    long n = std::strtol(name, &end, 10);
+    return *end == '\0' && n <= NSIG - 1 ? static_cast<int>(n) : -1;
+  }
+  for (const auto& entry : kSignalNames)
+    if (std::strcmp(entry.name, name) == 0) return entry.number;
+  int rtmin = SIGRTMIN, rtmax = SIGRTMAX;
+  if (0 < rtmin && std::strncmp(name, "RTMIN", 5) == 0) {
+    long n = std::strtol(name + 5, &end, 10);
+    if (*end == '\0' && 0 <= n && n <= rtmax - rtmin) return rtmin + static_cast<int>(n);
+  } else if (0 < rtmax && std::strncmp(name, "RTMAX", 5) == 0) {
+    long n = std::strtol(name + 5, &end, 10);
+    if (*end == '\0' && rtmin - rtmax <= n && n <= 0) return rtmax + static_cast<int>(n);
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line.
+
+struct Settings {
+  double timeout = 0;           // seconds; 0: none
+  int term_signal = SIGTERM;    // -s
+  double kill_after = 0;        // -k, seconds; 0: none
+  bool foreground = false;      // -f, --foreground
+  bool preserve_status = false; // -p, --preserve-status
+  bool verbose = false;         // -v
+  std::vector<std::string> command;
+};
+
+std::optional<double> duration_or_complain(const char* text) {
+  auto seconds = parse_duration(text);
+  if (!seconds) {
+    complain("invalid time interval " + quote(text));
+    try_help();
+  }
+  return seconds;
+}
+
+// The settings, or the status to exit with at once (after --help, --version or an error).
+std::variant<Settings, int> parse_command_line(int argc, char** argv) {
+  enum { kHelpOption = CHAR_MIN - 2, kVersionOption = CHAR_MIN - 3 };
+  // GNU's table, in GNU's order: getopt_long lists the candidates of an ambiguous abbreviation
+  // ("--v": '--verbose' '--version') in this order.
+  static const option kLongOptions[] = {
+      {"kill-after", required_argument, nullptr, 'k'},
+      {"signal", required_argument, nullptr, 's'},
+      {"verbose", no_argument, nullptr, 'v'},
+      {"foreground", no_argument, nullptr, 'f'},
+      {"preserve-status", no_argument, nullptr, 'p'},
+      {"help", no_argument, nullptr, kHelpOption},
+      {"version", no_argument, nullptr, kVersionOption},
+      {nullptr, 0, nullptr, 0},
+  };
+  Settings settings;
+  // "+": options end at the first operand, so the command's own options are left alone. -f and -p
+  // are newer coreutils' short forms of --foreground and --preserve-status (POSIX.1-2024).
+  int c;
+  while ((c = getopt_long(argc, argv, "+fk:ps:v", kLongOptions, nullptr)) != -1) {
+    switch (c) {
+      case 'k': {
+        auto seconds = duration_or_complain(optarg);
+        if (!seconds) return kExitCanceled;
+        settings.kill_after = *seconds;
+        break;
+      }
+      case 's': {
+        auto sig = parse_signal(optarg);
+        if (!sig) {
+          complain(quote(optarg) + ": invalid signal");
+          try_help();
+          return kExitCanceled;
+        }
+        settings.term_signal = *sig;
+        break;
+      }
+      case 'v':
+        settings.verbose = true;
+        break;
+      case 'f':
+        settings.foreground = true;
+        break;
+      case 'p':
+        settings.preserve_status = true;
+        break;
+      case kHelpOption:
+        std::fputs(fmt::format(kHelp, g_program, kVersion).c_str(), stdout);
+        return 0;
+      case kVersionOption:
+        std::fputs(fmt::format(kVersionText, kVersion).c_str(), stdout);
+        return 0;
+      default:  // getopt_long has said what was wrong
+        try_help();
+        return kExitCanceled;
+    }
+  }
+  if (argc - optind < 2) {
+    try_help();
+    return kExitCanceled;
+  }
+  auto timeout = duration_or_complain(argv[optind++]);
+  if (!timeout) return kExitCanceled;
+  settings.timeout = *timeout;
+  settings.command.assign(argv + optind, argv + argc);
+  return settings;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+
+// --foreground: GNU timeout signals the command alone, never its children, and is no subreaper.
+// The monitor signals only while the command is unreaped, so the pid cannot have been reused.
+class CommandOnly final : public ProcessTree {
+ public:
+  const char* name() const noexcept override { return "command"; }
+  std::vector<ProcessInfo> members() override {
+    if (command_ > 0 && ::kill(command_, 0) == 0) return {ProcessInfo{.pid = command_}};
+    return {};
+  }
+  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t) override {
+    if (command_ <= 0 || ::kill(command_, sig) != 0) return {};
+    if (then_cont) ::kill(command_, SIGCONT);
+    return {ProcessInfo{.pid = command_}};
+  }
+};
+
+// A one-shot CLOCK_MONOTONIC timer, or an empty descriptor for 0 (no timer). GNU arms a relative
+// CLOCK_REALTIME timer, which Linux runs on the monotonic clock: clock changes do not move it.
+unique_fd one_shot(double seconds) {
+  timespec when = to_timespec(seconds);
+  if (when.tv_sec == 0 && when.tv_nsec == 0) return {};
+  unique_fd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  itimerspec spec{};
+  spec.it_value = when;  // the kernel caps it at about 292 years
+  if (fd) timerfd_settime(fd.get(), 0, &spec, nullptr);
+  return fd;
+}
+
+// How the personality ends: die of `die_of` (if set and that is possible), else exit with `status`.
+struct Plan {
+  int status = 0;
+  int die_of = 0;
+  bool dumped_core = false;
+};
+
+// Drives one run as GNU timeout's main loop does, with its signal sends going through `tree`.
+// Passive between events: it blocks in poll() on the signalfd and its timers, never sleeps.
+class Monitor {
+ public:
+  Monitor(const Settings& settings, const SignalRegime& signals, ProcessTree& tree)
+      : s_(settings), signals_(signals), tree_(tree), term_signal_(settings.term_signal),
+        kill_after_(settings.kill_after) {
+    sigemptyset(&ignoring_);
+  }
+
+  Plan run();
+
+ private:
+  bool tree_mode() const { return !s_.foreground; }
+  void wait(int timer, bool watch_tree);
+  void dispatch();
+  void cleanup(int sig);
+  void send(int sig);
+  void kill_tree();
+  void wait_for_leftovers();
+  void reap();
+  Plan plan() const;
+
+  const Settings& s_;
+  const SignalRegime& signals_;
+  ProcessTree& tree_;
+  int term_signal_;           // the next signal the timer sends: SIGKILL once -k is armed
+  double kill_after_;         // 0 once the -k timer is armed (only the first signal arms it)
+  unique_fd timeout_timer_;   // DURATION; empty once fired
+  unique_fd kill_timer_;      // -k; empty until armed and once fired
+  bool timed_out_ = false;    // the timer fired (or SIGALRM came) before the command was reaped
+  bool signalled_ = false;    // a signal went to the command (or tree)
+  bool killed_ = false;       // tree mode: SIGKILL went to the tree while the command ran (GNU
+                              // timeout is then killed by its own kill(0, SIGKILL))
+  sigset_t ignoring_;         // tree mode: signals GNU timeout ignores by now, having sent them to
+                              // its own process group
+  pid_t command_ = 0;         // while not reaped
+  bool reaped_ = false;
+  int status_ = 0;            // the command's wait status, once reaped
+  bool has_children_ = true;  // false once waitpid says ECHILD
+};
+
+void Monitor::wait(int timer, bool watch_tree) {
+  pollfd fds[4] = {{signals_.fd(), POLLIN, 0},
+                   {timer < 0 ? timeout_timer_.get() : -1, POLLIN, 0},
+                   {timer < 0 ? kill_timer_.get() : timer, POLLIN, 0},
+                   {watch_tree ? tree_.change_fd() : -1, POLLPRI, 0}};
+  while (::poll(fds, 4, -1) < 0 && errno == EINTR) {}
+}
+
+// Every signal read, then every timer that fired (a SIGALRM each), in GNU's cleanup().
+void Monitor::dispatch() {
+  signalfd_siginfo info;
+  while (::read(signals_.fd(), &info, sizeof info) == sizeof info) {
+    int sig = static_cast<int>(info.ssi_signo);
+    if (sig != SIGCHLD) cleanup(sig);
+  }
+  for (unique_fd* timer : {&timeout_timer_, &kill_timer_}) {
+    std::uint64_t expirations = 0;
+    if (*timer && ::read(timer->get(), &expirations, sizeof expirations) == sizeof expirations) {
+      timer->reset();
+      cleanup(SIGALRM);
+    }
+  }
+}
+
+// GNU's cleanup(sig): what timeout does with each signal it takes. SIGALRM is the timer: the
+// signal sent is -s's (SIGKILL once -k is armed). Any other is sent on as it is.
+void Monitor::cleanup(int sig) {
+  if (killed_) return;  // GNU timeout is dead by now
+  if (tree_mode() && sigismember(&ignoring_, sig) == 1) return;
+  if (sig == SIGALRM) {
+    if (!reaped_) timed_out_ = true;
+    sig = term_signal_;
+  }
+  if (kill_after_ > 0) {
+    term_signal_ = SIGKILL;
+    kill_timer_ = one_shot(kill_after_);
+    kill_after_ = 0;
+  }
+  if (s_.verbose && !reaped_)
+    complain("sending signal " + signal_name(sig).value_or(std::to_string(sig)) + " to command " +
+             quote(s_.command.front()));
+  send(sig);
+}
+
+// GNU sends to the command, then (without --foreground) to its process group, each followed by
+// SIGCONT; having sent a signal to its own group, it ignores that signal (and SIGCONT) from then on.
+// Here the group is the tree. SIGKILL to the group kills GNU timeout itself: here the tree is
+// killed to the last process first.
+void Monitor::send(int sig) {
+  signalled_ = true;
+  if (!tree_mode()) {
+    tree_.signal_all(sig, false, 0);
+    return;
+  }
+  if (sig == SIGKILL) {
+    killed_ = !reaped_;
+    kill_tree();
+    return;
+  }
+  tree_.signal_all(sig, sig != SIGCONT && sig != SIGSTOP, 0);
+  if (sig == SIGSTOP) {
+    // SIGSTOP cannot be ignored: GNU's kill(0, SIGSTOP) stops GNU timeout too, and its SIGCONT
+    // follows only once something continues it.
+    ::raise(SIGSTOP);
+    tree_.signal_all(SIGCONT, false, 0);
+  }
+  if (sig > 0 && sig != SIGSTOP) sigaddset(&ignoring_, sig);
+  sigaddset(&ignoring_, SIGCONT);
+}
+
+// SIGKILL sweeps until nothing of the tree is left (every zombie reaped), for kKillPhaseLimit at
+// most: a process in uninterruptible sleep is left to die later.
+void Monitor::kill_tree() {
+  unique_fd limit = one_shot(static_cast<double>(kKillPhaseLimit.count()));
+  for (bool first = true;; first = false) {
+    if (first || !tree_.kill_is_final()) tree_.signal_all(SIGKILL, false, 0);
+    reap();
+    if (tree_.gone(has_children_)) return;
+    wait(limit.get(), true);
+    std::uint64_t expirations = 0;
+    if (::read(limit.get(), &expirations, sizeof expirations) == sizeof expirations) {
+      reap();
+      return;
+    }
+    signalfd_siginfo info;
+    while (::read(signals_.fd(), &info, sizeof info) == sizeof info) {}  // nothing more to do
+  }
+}
+
+// Tree mode, after the command was reaped: GNU timeout would exit now. With -k armed, the rest of
+// the tree gets until the -k timer to go, then SIGKILL.
+void Monitor::wait_for_leftovers() {
+  while (!killed_ && kill_timer_ && !tree_.gone(has_children_)) {
+    wait(-1, true);
+    dispatch();
+    reap();
+  }
+}
+
+void Monitor::reap() {
+  while (true) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      if (pid == command_) {
+        reaped_ = true;
+        status_ = status;
+        command_ = 0;
+      }
+      continue;
+    }
+    if (pid < 0 && errno == EINTR) continue;
+    has_children_ = pid == 0;
+    return;
+  }
+}
+
+Plan Monitor::run() {
+  timeout_timer_ = one_shot(s_.timeout);  // GNU starts the clock at fork, before exec
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  auto spawned = spawn(SpawnRequest{.argv = s_.command, .env = env, .signals = signals_, .tree = tree_});
+  if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
+    if (failure->in_fork) {
+      complain("fork system call failed", failure->error);
+      return {.status = kExitCanceled};
+    }
+    complain("failed to run command " + quote(s_.command.front()), failure->error);
+    if (failure->before_exec) return {.status = kExitCanceled};
+    return {.status = failure->error == ENOENT ? kExitNotFound : kExitCannotInvoke};
+  }
+  command_ = std::get<pid_t>(spawned);
+  tree_.started(command_);
+  while (!reaped_) {
+    wait(-1, false);
+    dispatch();
+    reap();
+  }
+  if (tree_mode() && signalled_) wait_for_leftovers();
+  return plan();
+}
+
+// GNU's ending: the command's exit status; its fatal signal raised again unless it timed out;
+// 137 if it timed out and died of SIGKILL (even with --preserve-status); 124 if it timed out.
+Plan Monitor::plan() const {
+  Plan plan;
+  bool preserve = s_.preserve_status;
+  if (WIFEXITED(status_)) {
+    plan.status = WEXITSTATUS(status_);
+  } else if (WIFSIGNALED(status_)) {
+    int sig = WTERMSIG(status_);
+    plan.dumped_core = WCOREDUMP(status_);
+    if (!timed_out_) plan.die_of = sig;
+    if (timed_out_ && sig == SIGKILL) preserve = true;
+    plan.status = 128 + sig;
+  }
+  if (timed_out_ && !preserve) plan.status = kExitTimedOut;
+  if (killed_) plan.die_of = SIGKILL;
+  return plan;
+}
+
+// The signals GNU timeout takes: ALRM, INT, QUIT, HUP, TERM and the -s signal (when it can be
+// caught and is not one timeout handles otherwise). The command gets each with SIG_DFL.
+std::vector<int> cleanup_signals(int term_signal) {
+  std::vector<int> sigs{SIGALRM, SIGINT, SIGQUIT, SIGHUP, SIGTERM};
+  bool catchable = term_signal > 0 && term_signal != SIGKILL && term_signal != SIGSTOP &&
+                   term_signal != SIGCHLD && term_signal != SIGTTIN && term_signal != SIGTTOU;
+  bool listed = false;
+  for (int sig : sigs) listed |= sig == term_signal;
+  if (catchable && !listed) sigs.push_back(term_signal);
+  return sigs;
+}
+
+// GNU timeout's signal regime: the signals above are caught even if ignored at start (so the
+// command gets them with SIG_DFL), but one blocked at start stays blocked (GNU waits in
+// sigsuspend with the start-up mask), except SIGALRM; TTIN and TTOU are ignored (timeout may sit
+// in a background group) and reset for the command; the command's mask is the start-up mask
+// without SIGCHLD.
+std::optional<SignalRegime> install_signals(int term_signal) {
+  sigset_t start_mask;
+  sigprocmask(SIG_SETMASK, nullptr, &start_mask);
+  auto caught = cleanup_signals(term_signal);
+  std::vector<int> watch;
+  for (int sig : caught)
+    if (sig == SIGALRM || sigismember(&start_mask, sig) != 1) watch.push_back(sig);
+  std::vector<int> reset = caught;
+  reset.insert(reset.end(), {SIGCHLD, SIGTTIN, SIGTTOU});
+  return SignalRegime::install(SignalSpec{.watch = std::move(watch),
+                                          .respect_ignored = false,
+                                          .ignore = {SIGTTIN, SIGTTOU},
+                                          .default_in_child = std::move(reset),
+                                          .unblock_in_child = {SIGCHLD}});
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+bool invoked_as_timeout(const char* argv0) noexcept {
+  if (argv0 == nullptr) return false;
+  const char* slash = std::strrchr(argv0, '/');
+  const char* base = slash ? slash + 1 : argv0;
+  return std::strcmp(base, "timeout") == 0 || std::strcmp(base, "ctxrun-timeout") == 0;
+}
+
+std::optional<double> parse_duration(const char* text) {
+  // cl_strtod: the current locale's strtod, or the C locale's if that reads further.
+  char* end = nullptr;
+  errno = 0;
+  double seconds = std::strtod(text, &end);
+  if (*end != '\0') {
+    int locale_errno = errno;
+    static locale_t c_locale = newlocale(LC_ALL_MASK, "C", nullptr);
+    char* c_end = nullptr;
+    double c_seconds = c_locale ? strtod_l(text, &c_end, c_locale) : 0;
+    if (c_locale && end < c_end) {
+      seconds = c_seconds;
+      end = c_end;
+    } else {
+      errno = locale_errno;
+    }
+  }
+  bool underflow = errno == ERANGE && seconds == 0;
+  if (end == text || !(0 <= seconds) || (*end != '\0' && end[1] != '\0')) return std::nullopt;
+  double multiplier;
+  switch (*end) {
+    case '\0':
+    case 's': multiplier = 1; break;
+    case 'm': multiplier = 60; break;
+    case 'h': multiplier = 60 * 60; break;
+    case 'd': multiplier = 60 * 60 * 24; break;
+    default: return std::nullopt;
+  }
+  // Newer coreutils (dtimespec_bound): a positive value too small for a double is not 0, which
+  // would mean "no timeout"; 9.1 takes it as 0.
+  if (underflow) seconds = DBL_TRUE_MIN;
+  return seconds * multiplier;
+}
+
+timespec to_timespec(double seconds) noexcept {
+  constexpr time_t kMin = std::numeric_limits<time_t>::min();
+  constexpr time_t kMax = std::numeric_limits<time_t>::max();
+  constexpr long kHz = 1000000000;
+  if (!(static_cast<double>(kMin) < seconds)) return {kMin, 0};
+  if (!(seconds < 1.0 + static_cast<double>(kMax))) return {kMax, kHz - 1};
+  auto s = static_cast<time_t>(seconds);
+  double fraction = static_cast<double>(kHz) * (seconds - static_cast<double>(s));
+  auto ns = static_cast<long>(fraction);
+  ns += static_cast<double>(ns) < fraction;  // round up
+  s += ns / kHz;
+  ns %= kHz;
+  if (ns < 0) {
+    --s;
+    ns += kHz;
+  }
+  return {s, ns};
+}
+
+std::optional<int> parse_signal(const char* text) {
+  int sig;
+  if (is_digit(*text)) {
+    // A number, or a shell's status for a signal: 128+N, or ksh's 256+N.
+    char* end = nullptr;
+    errno = 0;
+    long n = std::strtol(text, &end, 10);
+    auto i = static_cast<int>(n);
+    sig = end == text || *end != '\0' || errno != 0 || i != n ? -1 : i;
+    if (sig != -1) sig &= sig >= 0xFF ? 0xFF : 0x7F;
+  } else {
+    std::string upper(text);
+    for (char& ch : upper)
+      if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+    sig = str2signum(upper.c_str());
+    if (sig < 0 && upper.compare(0, 3, "SIG") == 0) sig = str2signum(upper.c_str() + 3);
+  }
+  if (sig < 0 || !signal_name(sig)) return std::nullopt;
+  return sig;
+}
+
+std::optional<std::string> signal_name(int sig) {
+  for (const auto& entry : kSignalNames)
+    if (entry.number == sig) return entry.name;
+  int rtmin = SIGRTMIN, rtmax = SIGRTMAX;
+  if (!(rtmin <= sig && sig <= rtmax)) return std::nullopt;
+  if (sig <= rtmin + (rtmax - rtmin) / 2) {
+    int delta = sig - rtmin;
+    return delta ? fmt::format("RTMIN+{}", delta) : std::string("RTMIN");
+  }
+  int delta = rtmax - sig;
+  return delta ? fmt::format("RTMAX-{}", delta) : std::string("RTMAX");
+}
+
+std::string quote(std::string_view arg) {
+  // gnulib's gettext_quote: curly quotes where the charset is UTF-8.
+  bool utf8 = strcasecmp(nl_langinfo(CODESET), "UTF-8") == 0;
+  std::string_view open = utf8 ? "\u2018" : "'";
+  std::string_view close = utf8 ? "\u2019" : "'";
+  bool multibyte = MB_CUR_MAX > 1;
+  std::string out(open);
+  auto octal = [&out](unsigned char c) {
+    out += '\\';
+    out += static_cast<char>('0' + (c >> 6));
+    out += static_cast<char>('0' + ((c >> 3) & 7));
+    out += static_cast<char>('0' + (c & 7));
+  };
+  std::size_t i = 0;
+  while (i < arg.size()) {
+    if (arg.substr(i).starts_with(close)) out += '\\';  // the closing quote inside: \' or \’
+    auto c = static_cast<unsigned char>(arg[i]);
+    const char* escape = nullptr;
+    switch (c) {
+      case '\a': escape = "\\a"; break;
+      case '\b': escape = "\\b"; break;
+      case '\f': escape = "\\f"; break;
+      case '\n': escape = "\\n"; break;
+      case '\r': escape = "\\r"; break;
+      case '\t': escape = "\\t"; break;
+      case '\v': escape = "\\v"; break;
+      case '\\': escape = "\\\\"; break;
+      default: break;
+    }
+    if (escape) {
+      out += escape;
+      ++i;
+      continue;
+    }
+    if (c < 0x80 || !multibyte) {
+      if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+      else octal(c);
+      ++i;
+      continue;
+    }
+    // A multibyte character: kept if valid and printable; else each of its bytes in octal (an
+    // invalid byte alone; an incomplete sequence to the end of the string).
+    std::mbstate_t state{};
+    wchar_t wc = 0;
+    std::size_t n = std::mbrtowc(&wc, arg.data() + i, arg.size() - i, &state);
+    if (n == static_cast<std::size_t>(-1)) n = 1;
+    else if (n == static_cast<std::size_t>(-2)) n = arg.size() - i;
+    else if (n != 0 && std::iswprint(static_cast<wint_t>(wc))) {
+      out.append(arg.substr(i, n));
+      i += n;
+      continue;
+    }
+    if (n == 0) n = 1;
+    for (std::size_t k = 0; k < n; ++k) octal(static_cast<unsigned char>(arg[i + k]));
+    i += n;
+  }
+  out += close;
+  return out;
+}
+
+int timeout_main(int argc, char** argv) {
+  // 1. As GNU: the user's locale (messages' quotes, the decimal point of DURATION).
+  std::setlocale(LC_ALL, "");
+  if (argv[0] != nullptr) g_program = argv[0];
+  // 2. The command line.
+  auto parsed = parse_command_line(argc, argv);
+  if (auto* status = std::get_if<int>(&parsed)) return close_streams(*status);
+  const auto& settings = std::get<Settings>(parsed);
+  // 3. Without --foreground, timeout leads a process group of its own, as GNU's does (so the
+  //    command is not in the terminal's foreground group).
+  if (!settings.foreground) setpgid(0, 0);
+  // 4. Signals as GNU timeout takes them.
+  auto signals = install_signals(settings.term_signal);
+  if (!signals) {
+    complain("cannot set up signal handling", errno);
+    return close_streams(kExitCanceled);
+  }
+  // 5. Who gets the signals: the command alone (--foreground), or its whole tree. A cgroup leaf
+  //    is handed to a guardian (guardian.h), so that it is emptied and removed even if timeout
+  //    dies of a signal it does not take; no run marker: the command's environment stays GNU's.
+  std::unique_ptr<ProcessTree> tree;
+  std::optional<Guardian> guardian;
+  if (settings.foreground) {
+    tree = std::make_unique<CommandOnly>();
+  } else {
+    guardian = Guardian::start();  // before becoming a subreaper: not part of the tree
+    become_subreaper();            // without it, automatic falls back to the pgroup backend
+    std::string why;
+    auto made = make_process_tree(TreeKind::automatic, why);
+    if (auto* error = std::get_if<std::string>(&made)) {
+      complain(*error);
+      return close_streams(kExitCanceled);
+    }
+    tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
+    if (auto order = tree->guardian_order(); guardian && !order.empty()) guardian->order(order);
+    else guardian.reset();
+  }
+  // 6. Run; release the backend (a cgroup leaf is removed) and the guardian before ending, which
+  //    may be by a signal.
+  Plan plan = Monitor(settings, *signals, *tree).run();
+  tree.reset();
+  guardian.reset();
+  // 7. End as GNU timeout does.
+  if (plan.dumped_core) complain("the monitored command dumped core");
+  if (plan.die_of != 0) {
+    prctl(PR_SET_DUMPABLE, 0);  // GNU's disable_core_dumps()
+    SignalRegime::die_of(plan.die_of);
+  }
+  return close_streams(plan.status);
+}
+
+}  // namespace ctxrun::gnu

@@ -1,0 +1,34 @@
+#include "ctxrun/remaining.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "ctxrun/duration.h"
+#include "ctxrun/log.h"
+
+namespace ctxrun {
+
+std::string format_remaining(std::chrono::nanoseconds left, const std::string& format) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
+  if (format == "ms") return fmt::format("{}", ms);
+  if (format == "go") return format_duration(std::chrono::milliseconds(ms));
+  return fmt::format("{}.{:03}", ms / 1000, ms % 1000);
+}
+
+int print_remaining(std::optional<wall_time> deadline, const std::string& format) {
+  if (!deadline) {
+    std::puts("inf");
+    return 0;
+  }
+  auto now = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+  auto left = *deadline - now;
+  if (left < std::chrono::milliseconds(1)) {
+    log::error("context deadline exceeded (deadline {} has passed)", format_rfc3339(*deadline));
+    return 124;
+  }
+  std::puts(format_remaining(left, format).c_str());
+  return 0;
+}
+
+}  // namespace ctxrun
