@@ -1,5 +1,6 @@
 #include "ctxrun/cgroup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -119,6 +120,23 @@ std::vector<pid_t> CgroupLeaf::pids() const {
   std::vector<pid_t> out;
   std::istringstream in(read_file(path_ + "/cgroup.procs"));
   for (pid_t pid; in >> pid;) out.push_back(pid);
+  return out;
+}
+
+std::vector<pid_t> CgroupLeaf::pids_below() const {
+  std::vector<pid_t> out;
+  std::vector<std::string> dirs{path_};
+  while (!dirs.empty()) {
+    std::string dir = std::move(dirs.back());
+    dirs.pop_back();
+    std::istringstream in(read_file(dir + "/cgroup.procs"));
+    for (pid_t pid; in >> pid;) out.push_back(pid);
+    if (DIR* d = opendir(dir.c_str())) {
+      while (dirent* e = readdir(d))
+        if (e->d_type == DT_DIR && e->d_name[0] != '.') dirs.push_back(dir + "/" + e->d_name);
+      closedir(d);
+    }
+  }
   return out;
 }
 

@@ -56,7 +56,9 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   app.add_option("-d,--deadline", deadline,
                  "Absolute deadline: RFC 3339 (2026-11-25T17:00:00Z) or @UNIXTIME; follows the "
                  "wall clock")->type_name("TIME");
-  app.add_option("-s,--signal", signal, "First signal of teardown (default TERM): name or number")
+  app.add_option("-s,--signal", signal,
+                 "First signal of teardown on a deadline and for leftovers (default TERM): name or number; "
+                 "on a cancel, the cancelling signal goes first")
       ->type_name("SIG");
   app.add_option("-k,--kill-after", kill_after, "Grace before SIGKILL (default 10s; 0: never)")
       ->type_name("DURATION");

@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -87,8 +88,10 @@ int kill_cgroup(const std::string& path) {
 }
 
 [[noreturn]] void guardian_main(int orders_fd, int exited_fd) {
-  // Out of the caller's way: own session (no terminal signals), no caller descriptors, no cwd pin.
+  // Out of the caller's way: own session (no terminal signals), no caller descriptors, no cwd pin;
+  // and a name of its own, so that `pkill ctxrun` and ps tell it from ctxrun.
   setsid();
+  prctl(PR_SET_NAME, "ctxrun-guardian");
   if (chdir("/") != 0) {}
   int null_fd = open("/dev/null", O_RDWR);
   dup2(null_fd, 0);

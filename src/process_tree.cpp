@@ -24,15 +24,32 @@ namespace {
 
 class SubreaperTree final : public ProcessTree {
  public:
+  // Children ctxrun has before it spawns anything (`sleep 9 & exec ctxrun ...` makes the shell's
+  // background job ctxrun's child) are not the command's: they and their descendants stay out.
+  SubreaperTree() {
+    if (auto all = scan_processes())
+      for (const auto& p : *all)
+        if (p.ppid == getpid()) preexisting_.push_back(p);
+  }
   const char* name() const noexcept override { return "subreaper"; }
   std::vector<ProcessInfo> members() override {
     auto all = scan_processes();
     if (!all) return {};
+    std::erase_if(*all, [&](const ProcessInfo& p) {
+      for (const auto& q : preexisting_)
+        if (p.pid == q.pid && p.start_time == q.start_time) return true;
+      return false;
+    });
     auto tree = descendants_of(getpid(), *all);
     std::erase_if(tree, [](const ProcessInfo& p) { return p.state == 'Z' || p.state == 'X'; });
     return tree;
   }
-  bool gone(bool has_children) override { return !has_children; }
+  // Without pre-existing children, ECHILD alone says the tree is gone (see the class comment in
+  // process_tree.h); with them, ctxrun has children that are not the tree's, so it must look.
+  bool gone(bool has_children) override { return !has_children || (!preexisting_.empty() && members().empty()); }
+
+ private:
+  std::vector<ProcessInfo> preexisting_;
 };
 
 class PgroupTree final : public ProcessTree {
@@ -72,7 +89,7 @@ class CgroupTree final : public ProcessTree {
   bool prepare_child() const noexcept override { return ::write(leaf_.procs_fd(), "0", 1) == 1; }
   std::vector<ProcessInfo> members() override {
     std::vector<ProcessInfo> out;
-    for (pid_t pid : leaf_.pids())
+    for (pid_t pid : leaf_.pids_below())
       if (auto p = read_process(pid); p && p->state != 'Z' && p->state != 'X') out.push_back(std::move(*p));
     return out;
   }

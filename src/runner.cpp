@@ -35,6 +35,9 @@ std::string millis(std::chrono::nanoseconds d) {
   return fmt::format("{:.1f}ms", static_cast<double>(d.count()) / 1e6);
 }
 
+// "1 process", "3 processes".
+std::string processes(std::size_t n) { return fmt::format("{} process{}", n, n == 1 ? "" : "es"); }
+
 unique_fd one_shot_timer(std::chrono::nanoseconds after) {
   unique_fd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   itimerspec spec{};
@@ -191,7 +194,8 @@ void Run::kill_phase() {
   }
   auto took = Clock::now() - began;
   out_.teardown.push_back({.signal = SIGKILL, .processes = static_cast<int>(killed.size()), .took = took});
-  log::verbose("SIGKILL to {} processes in {} sweeps; tree gone after {}", killed.size(), sweeps, millis(took));
+  log::verbose("SIGKILL to {} in {} sweep{}; tree gone after {}", processes(killed.size()), sweeps,
+               sweeps == 1 ? "" : "s", millis(took));
   for (const auto& p : out_.survivors)
     log::error("process {} ({}) survived teardown (state {})", p.pid, p.name, p.state);
 }
@@ -205,8 +209,8 @@ void Run::teardown(int first_signal, pid_t skip_pgid) {
     count(signalled);
     auto took = Clock::now() - began;
     out_.teardown.push_back({.signal = first_signal, .processes = static_cast<int>(signalled.size()), .took = took});
-    log::verbose("{}{} to {} processes{} in {} ({} backend)", signal_name(first_signal),
-                 then_cont ? " and SIGCONT" : "", signalled.size(),
+    log::verbose("{}{} to {}{} in {} ({} backend)", signal_name(first_signal),
+                 then_cont ? " and SIGCONT" : "", processes(signalled.size()),
                  skip_pgid ? " (not to the terminal's foreground group, which had it already)" : "",
                  millis(took), tree_.name());
     reap();
@@ -238,7 +242,10 @@ void Run::end_context() {
   out_.cause = ctx_->cause();
   out_.cancel_signal = cancel_signal_;
   log::verbose("{} after {} ({})", err.message(), millis(Clock::now() - start_), out_.cause);
-  if (out_.ending == Ending::canceled) teardown(cancel_signal_, cancel_from_terminal_ ? getpgrp() : 0);
+  // A cancel by signal sends that signal first; a cancel of the context itself (a library caller's
+  // cancel()) has no signal of its own: --signal then.
+  if (out_.ending == Ending::canceled && cancel_signal_ != 0)
+    teardown(cancel_signal_, cancel_from_terminal_ ? getpgrp() : 0);
   else teardown(opt_.signal, 0);
 }
 

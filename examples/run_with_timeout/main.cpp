@@ -1,6 +1,6 @@
 // run_with_timeout: ctxrun as a library, in two runs that check themselves.
 //
-//  1. `sh -c 'sleep 5 & sleep 5'` under a 200 ms timeout: the run must end as deadline_exceeded,
+//  1. `sh -c 'sleep 5 & sleep 5'` under a 500 ms timeout: the run must end as deadline_exceeded,
 //     with the shell and both sleeps torn down (not only the direct child, as with kill()).
 //  2. A command whose context another thread cancels once it is running: the run must end as
 //     canceled, with the cause given to cancel().
@@ -49,11 +49,11 @@ int main() {
   bool ok = true;
 
   // 1. A deadline, and a tree of three processes.
-  auto ctx = ctxrun::with_timeout(ctxrun::background(), 200ms, "timeout 200ms");
+  auto ctx = ctxrun::with_timeout(ctxrun::background(), 500ms, "timeout 500ms");
   ctxrun::Outcome timed_out = ctxrun::run_command(ctx, {.argv = {"sh", "-c", "sleep 5 & sleep 5"}});
-  print("sleep 5 & sleep 5 under timeout 200ms", timed_out);
+  print("sleep 5 & sleep 5 under timeout 500ms", timed_out);
   ok &= check(timed_out.ending == ctxrun::Ending::deadline_exceeded, "the run ends as deadline exceeded");
-  ok &= check(timed_out.cause == "timeout 200ms", "the cause is the timeout's");
+  ok &= check(timed_out.cause == "timeout 500ms", "the cause is the timeout's");
   ok &= check(timed_out.processes_torn_down >= 2, "the whole tree is torn down, not only the shell");
   ok &= check(ctxrun::exit_status(timed_out) == 124, "exit status 124, as timeout(1)");
 

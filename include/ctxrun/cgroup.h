@@ -47,6 +47,10 @@ class CgroupLeaf {
   // The pids in the leaf now.
   std::vector<pid_t> pids() const;
 
+  // The pids in the leaf and in any cgroup the tree made below it (a nested ctxrun's leaf, a
+  // container runtime's cgroups): cgroup.kill and "populated" cover those too.
+  std::vector<pid_t> pids_below() const;
+
   // SIGKILLs every process in the leaf at once: cgroup.kill (Linux >= 5.14), or on older kernels
   // freeze, SIGKILL each pid, thaw. Returns false if neither worked.
   bool kill_all() const;

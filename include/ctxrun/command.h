@@ -72,20 +72,21 @@ int block_command_signals() noexcept;
 //  - Ending::exited, Ending::signaled: the command ended on its own before `ctx` was done;
 //    Outcome::command_status is its wait status. Under OrphanPolicy::kill, what it left behind was
 //    torn down by cmd.stop before the return.
-//  - Ending::deadline_exceeded, Ending::canceled: `ctx` was done first (Outcome::cause is then
-//    ctx->cause()), and the tree was torn down by cmd.stop. Ending::canceled also when SIGINT,
-//    SIGTERM, SIGHUP or SIGQUIT reached the process: Outcome::cancel_signal is that signal (0 when
-//    the cancel came from `ctx`), and the first teardown signal is that one. If `ctx` is done
-//    already, nothing is started (Outcome::command_started is false).
+//  - Ending::deadline_exceeded, Ending::canceled: `ctx` was done first, and the tree was torn down
+//    by cmd.stop; Outcome::cause is ctx->cause() ("timeout 2s"), Outcome::cancel_signal 0. If `ctx`
+//    is done already, nothing is started (Outcome::command_started is false).
+//    Ending::canceled also when SIGINT, SIGTERM, SIGHUP or SIGQUIT reached the process, as with the
+//    ctxrun tool: Outcome::cancel_signal and the first teardown signal are that signal, the cause
+//    its name ("SIGTERM"); a second one during the grace period sends SIGKILL at once.
 //  - Ending::error: the run could not be made; Outcome::error says why (argv empty, no context,
 //    a bad stop signal, another run_command running, no signalfd, no tree backend, the command
 //    could not be started: Outcome::spawn_exit is then 126 if it was found but could not be
 //    executed, 127 if it was not found).
 //
 // Outcome::teardown and Outcome::processes_torn_down say what teardown did; Outcome::survivors
-// lists the processes still there kKillPhaseLimit after the first SIGKILL (uninterruptible sleep),
-// whatever the ending. Never throws. Never cancels `ctx`: what cancels the run (a signal) cancels a
-// child of it.
+// lists the processes still there 10 s (kKillPhaseLimit, runner.h) after the first SIGKILL
+// (uninterruptible sleep), whatever the ending. Never throws. Never cancels `ctx`: what cancels
+// the run (a signal) cancels a child of it.
 //
 // Process-wide effects, for the duration of the call; all are put back before it returns:
 //  - Signals. kCommandSignals are blocked in the calling thread and read from a signalfd (no
@@ -106,9 +107,10 @@ int block_command_signals() noexcept;
 //
 // The command inherits the caller's environment, plus CTXRUN_DEADLINE (ctx->deadline() as Unix
 // time) when `ctx` has a deadline; its signal mask is the calling thread's without
-// kCommandSignals; signals the process ignores stay ignored in it; no descriptor the library
-// opened; SIGKILL as parent-death signal, so it dies if the calling thread does. Descriptors the
-// caller opened without close-on-exec are inherited.
+// kCommandSignals; signals the process ignores stay ignored in it; its stdin, stdout and stderr
+// are the caller's; descriptors the caller opened without close-on-exec are inherited, none the
+// library opened. Its parent-death signal is SIGKILL: if the calling process is killed, the
+// command dies with it, but what the command started may not (the library has no guardian).
 //
 // Thread-safety: callable from any thread, but at most one run_command runs at a time in a
 // process: a call made while another is running returns at once with Ending::error. `ctx` may be

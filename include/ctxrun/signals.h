@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,9 +41,14 @@ inline constexpr int kForwardSignals[] = {SIGUSR1, SIGUSR2};
 //
 // SignalSpec describes a regime with other rules, for a front-end that must take signals as another
 // program does (the GNU timeout personality, gnu_timeout.h). The default spec is ctxrun's regime.
+inline std::vector<int> ctxrun_watched_signals() {
+  std::vector<int> sigs(std::begin(kCancelSignals), std::end(kCancelSignals));
+  sigs.insert(sigs.end(), std::begin(kForwardSignals), std::end(kForwardSignals));
+  return sigs;
+}
+
 struct SignalSpec {
-  std::vector<int> watch{kCancelSignals[0], kCancelSignals[1], kCancelSignals[2], kCancelSignals[3],
-                         kForwardSignals[0], kForwardSignals[1]};  // SIGCHLD is always watched too
+  std::vector<int> watch = ctxrun_watched_signals();  // SIGCHLD is always watched too
   // A watched signal that was ignored at start stays ignored and unwatched (ctxrun's rule). If
   // false, it is watched anyway and reaches the command with SIG_DFL.
   bool respect_ignored = true;

@@ -73,6 +73,7 @@ class Process {
   bool still_running_after(std::chrono::milliseconds limit);
 
   int report_read_fd() const { return report_.get(); }
+  const std::string& stderr_so_far() const { return err_text_; }
 
  private:
   pid_t pid_ = 0;

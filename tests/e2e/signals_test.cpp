@@ -46,7 +46,7 @@ TEST_CASE("a second cancelling signal during the grace period skips the rest of 
   Process p(Spec{.args = {"-v", "-k", "60s", kHelper, "ignore-term", "3"}});
   auto pids = p.await_ready();
   p.signal(SIGTERM);
-  REQUIRE(p.await_stderr("SIGTERM and SIGCONT to 1 processes"));
+  REQUIRE(p.await_stderr("SIGTERM and SIGCONT to 1 process "));
   p.signal(SIGINT);
   auto exit = p.wait(30s);
   CHECK_MESSAGE(exit.killed_by(SIGTERM), exit.describe());  // the first cause stands

@@ -47,7 +47,7 @@ TEST_CASE("a process that ignores SIGTERM is killed after the grace period") {
   CHECK_MESSAGE(exit.exited(124), exit.describe());
   CHECK(exit.took >= 700ms);
   CHECK(exit.err.find("grace period of 500ms over") != std::string::npos);
-  CHECK(exit.err.find("SIGKILL to 1 processes") != std::string::npos);
+  CHECK(exit.err.find("SIGKILL to 1 process ") != std::string::npos);
   expect_all_gone(pids);
 }
 
@@ -129,13 +129,17 @@ TEST_CASE("--orphans=wait: ctxrun waits for leftovers, then exits with the comma
   NoSurvivors guard;
   int release[2];
   REQUIRE(pipe2(release, O_CLOEXEC) == 0);
+  // Above the numbers the harness gives ctxrun (0-3), so that none overwrites it.
+  int high = fcntl(release[0], F_DUPFD_CLOEXEC, 20);
+  close(release[0]);
+  release[0] = high;
   // The leftover reads the pipe (inherited under the same number) until we close the write end.
   Process p(Spec{.args = {"-v", "--orphans=wait", "-t", "60s", kHelper, "leave-until-eof", "3",
                           std::to_string(release[0])},
                  .pass_fds = {release[0]}});
   auto pids = p.await_ready();
   close(release[0]);
-  REQUIRE(p.await_stderr("waiting for the processes the command left behind"));
+  REQUIRE_MESSAGE(p.await_stderr("waiting for the processes the command left behind"), p.stderr_so_far());
   CHECK(p.still_running_after(300ms));
   close(release[1]);  // EOF: the leftover exits on its own
   auto exit = p.wait();
@@ -181,5 +185,20 @@ TEST_CASE("negative control: with --orphans=leave the reader of stdout keeps wai
   auto exit = p.wait();
   CHECK_MESSAGE(exit.exited(0), exit.describe());
   CHECK_FALSE(p.stdout_eof(500ms));
+  kill_survivors();
+}
+
+TEST_CASE("subreaper: children ctxrun had before it started are not the command's tree") {
+  NoSurvivors guard;
+  // The shell's background job becomes ctxrun's child through exec; ctxrun must leave it alone.
+  std::string script = "'" + kHelper + "' hang 3 & exec '" + kCtxrun + "' --tree=subreaper -t 60s '" + kHelper +
+                       "' exit 0";
+  Process p(Spec{.args = {"-c", script}, .argv0 = "/bin/sh"});
+  auto pids = p.await_ready();
+  REQUIRE(pids.size() == 1);
+  auto exit = p.wait();
+  CHECK_MESSAGE(exit.exited(0), exit.describe());
+  CHECK(exit.err.empty());
+  CHECK_FALSE(gone(pids[0]));  // the background job was not torn down as a leftover
   kill_survivors();
 }
