@@ -60,7 +60,7 @@ std::string report_json(const ReportFacts& f) {
   const Outcome& o = f.outcome;
   std::string argv = "[";
   for (std::size_t i = 0; i < f.options.command.size(); ++i)
-    argv += (i ? "," : "") + quote(f.options.command[i]);
+    argv += std::string(i ? "," : "") + quote(f.options.command[i]);
   argv += "]";
   std::string steps = "[";
   for (std::size_t i = 0; i < o.teardown.size(); ++i)

@@ -204,6 +204,10 @@ void Run::teardown(int first_signal, pid_t skip_pgid) {
   in_teardown_ = true;
   if (first_signal != SIGKILL) {
     auto began = Clock::now();
+    // The grace runs from the moment teardown starts, not from when the last process of a big
+    // tree has been signalled (as GNU timeout arms -k before it signals).
+    unique_fd grace;
+    if (opt_.kill_after) grace = one_shot_timer(*opt_.kill_after);
     bool then_cont = first_signal != SIGCONT && first_signal != SIGSTOP;
     auto signalled = tree_.signal_all(first_signal, then_cont, skip_pgid);
     count(signalled);
@@ -218,8 +222,6 @@ void Run::teardown(int first_signal, pid_t skip_pgid) {
       log::verbose("tree gone after {}", millis(Clock::now() - began));
       return;
     }
-    unique_fd grace;
-    if (opt_.kill_after) grace = one_shot_timer(*opt_.kill_after);
     while (!escalate_) {
       if (wait_for(grace.get(), false).timer) {
         log::verbose("grace period of {} over", format_duration(*opt_.kill_after));
@@ -309,7 +311,10 @@ Outcome Run::go() {
     handle_signals();
     reap();
   }
-  if (command_ == 0) after_command_exit();
+  // A command killed by a signal once the context is done (a timer not yet read, an enclosing
+  // ctxrun's teardown that reached the command first) was ended by the context, not on its own.
+  bool ended_by_context = command_ == 0 && WIFSIGNALED(out_.command_status) && ctx_->err();
+  if (command_ == 0 && !ended_by_context) after_command_exit();
   else end_context();
   out_.processes_torn_down = static_cast<int>(torn_down_.size());
   log::verbose("reaped {} orphaned processes besides the command", adopted_reaped_);

@@ -241,7 +241,7 @@ TEST_CASE("round trips: format_unix / parse_unix, format_rfc3339 / parse_deadlin
     auto back = parse_unix(format_unix(at(nanos)));
     REQUIRE(std::holds_alternative<wall_time>(back));
     CHECK(std::get<wall_time>(back).time_since_epoch().count() == nanos);
-    CHECK(deadline("@" + format_unix(at(nanos))) == nanos);
+    CHECK(deadline(std::string("@") + format_unix(at(nanos))) == nanos);
   }
   // format_rfc3339 keeps milliseconds: instants on a millisecond come back exactly.
   for (i64 nanos : {i64{0}, i64{1'764'090'000'250'000'000}, utc(2024y / 2 / 29, 23h + 59min + 59s + 999ms),
