@@ -23,7 +23,12 @@ class Tmux {
   Tmux() : socket_("ctxrun-e2e-" + std::to_string(getpid()) + "-" + std::to_string(instances_++)) {}
   ~Tmux() { tmux("kill-server"); }
 
-  static bool available() { return std::system("command -v tmux >/dev/null 2>&1") == 0; }
+  // Whether tmux is here; if not, says so once per test ("SKIPPED: ...").
+  static bool available() {
+    if (std::system("command -v tmux >/dev/null 2>&1") == 0) return true;
+    MESSAGE("SKIPPED: tmux is not installed; the terminal tests need it");
+    return false;
+  }
 
   // Runs tmux with `args` (a shell fragment); returns its stdout.
   std::string tmux(const std::string& args) {
@@ -99,10 +104,7 @@ std::string in_pane(const std::string& ctxrun_args, const Fifo& fifo) {
 }
 
 TEST_CASE("Ctrl-C in a real terminal reaches an interactive command exactly once") {
-  if (!Tmux::available()) {
-    MESSAGE("SKIPPED: tmux is not installed; the terminal tests need it");
-    return;
-  }
+  if (!Tmux::available()) return;
   NoSurvivors guard;
   Tmux tmux;
   Fifo fifo;
@@ -117,10 +119,7 @@ TEST_CASE("Ctrl-C in a real terminal reaches an interactive command exactly once
 }
 
 TEST_CASE("the command reads the terminal as if ctxrun were not there") {
-  if (!Tmux::available()) {
-    MESSAGE("SKIPPED: tmux is not installed; the terminal tests need it");
-    return;
-  }
+  if (!Tmux::available()) return;
   NoSurvivors guard;
   Tmux tmux;
   Fifo fifo;
@@ -137,10 +136,7 @@ TEST_CASE("the command reads the terminal as if ctxrun were not there") {
 }
 
 TEST_CASE("negative control: with --tree=pgroup the command is in a background group and cannot read") {
-  if (!Tmux::available()) {
-    MESSAGE("SKIPPED: tmux is not installed; the terminal tests need it");
-    return;
-  }
+  if (!Tmux::available()) return;
   NoSurvivors guard;
   Tmux tmux;
   Fifo fifo;
