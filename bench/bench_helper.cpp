@@ -31,35 +31,20 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../tests/helpers/report_io.h"
+
 namespace {
 
-int report_fd = -1;
-
-void write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
-void report(const char* line) {
-  char buf[128];
-  int n = std::snprintf(buf, sizeof buf, "%s\n", line);
-  if (n > 0) write_all(report_fd, buf, static_cast<std::size_t>(n));
-}
+using helper::report;
+using helper::report_fd;
+using helper::wait_forever;
+using helper::write_all;
 
 // "pid P\n" to `fd`: one write, shorter than PIPE_BUF, so lines from many processes never mix.
 void write_pid_line(int fd) {
   char line[32];
   int n = std::snprintf(line, sizeof line, "pid %d\n", static_cast<int>(getpid()));
   write_all(fd, line, static_cast<std::size_t>(n));
-}
-
-[[noreturn]] void wait_forever() {
-  while (true) pause();
 }
 
 [[noreturn]] void fail(const char* what) {

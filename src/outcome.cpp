@@ -14,6 +14,17 @@ int shell_status(int wait_status) {
 
 }  // namespace
 
+const char* ending_name(Ending e) noexcept {
+  switch (e) {
+    case Ending::exited: return "exited";
+    case Ending::signaled: return "signaled";
+    case Ending::deadline_exceeded: return "deadline_exceeded";
+    case Ending::canceled: return "canceled";
+    case Ending::error: return "error";
+  }
+  return "error";
+}
+
 ExitPlan plan_exit(const Outcome& outcome, bool preserve_status) noexcept {
   if (!outcome.survivors.empty()) return {.status = 125};
   switch (outcome.ending) {

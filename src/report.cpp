@@ -32,17 +32,6 @@ std::string quote(std::string_view s) {
   return out + "\"";
 }
 
-const char* ending_name(Ending e) {
-  switch (e) {
-    case Ending::exited: return "exited";
-    case Ending::signaled: return "signaled";
-    case Ending::deadline_exceeded: return "deadline_exceeded";
-    case Ending::canceled: return "canceled";
-    case Ending::error: return "error";
-  }
-  return "error";
-}
-
 double seconds(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e9; }
 
 std::string optional_time(std::optional<wall_time> t) { return t ? quote(format_rfc3339(*t)) : "null"; }

@@ -17,6 +17,9 @@ enum class Ending {
   error,              // ctxrun could not do its job (bad usage, spawn failure, survivors)
 };
 
+// "exited", "signaled", "deadline_exceeded", "canceled", "error": the names --report uses.
+const char* ending_name(Ending e) noexcept;
+
 // One step of teardown: which signal went to how many processes, and how long the step took.
 struct TeardownStep {
   int signal = 0;

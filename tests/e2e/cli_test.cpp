@@ -33,6 +33,8 @@ TEST_CASE("bad input is one line naming the value, and exit 125") {
   expect_usage_error({"-t", "1s"}, "missing command (see 'ctxrun --help')");
   expect_usage_error({}, "missing command (see 'ctxrun --help')");
   expect_usage_error({"-v", "-q", "true"}, "--verbose and --quiet exclude each other");
+  expect_usage_error({"--format=ms", "true"}, "--format applies to --remaining only");
+  expect_usage_error({"--orphans"}, "--orphans: 1 required POLICY missing (see 'ctxrun --help')");
 }
 
 TEST_CASE("a value missing after an option is a usage error, not a CLI11 exit code") {

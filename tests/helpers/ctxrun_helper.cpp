@@ -47,34 +47,19 @@
 #include <cstring>
 #include <string>
 
+#include "report_io.h"
+
 namespace {
 
-int report_fd = -1;
-
-void write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
-void report(const char* line) {
-  char buf[64];
-  int n = std::snprintf(buf, sizeof buf, "%s\n", line);
-  write_all(report_fd, buf, static_cast<std::size_t>(n));
-}
+using helper::report;
+using helper::report_fd;
+using helper::wait_forever;
+using helper::write_all;
 
 void report_pid(pid_t pid) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "pid %d", static_cast<int>(pid));
   report(buf);
-}
-
-[[noreturn]] void wait_forever() {
-  while (true) pause();
 }
 
 [[noreturn]] void die(const char* what) {

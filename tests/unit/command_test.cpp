@@ -47,16 +47,7 @@ using ctxrun::with_timeout;
 namespace doctest {
 template <>
 struct StringMaker<Ending> {
-  static String convert(Ending e) {
-    switch (e) {
-      case Ending::exited: return "exited";
-      case Ending::signaled: return "signaled";
-      case Ending::deadline_exceeded: return "deadline_exceeded";
-      case Ending::canceled: return "canceled";
-      case Ending::error: return "error";
-    }
-    return "?";
-  }
+  static String convert(Ending e) { return ctxrun::ending_name(e); }
 };
 }  // namespace doctest
 
