@@ -10,10 +10,14 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
+
+#include "ctxrun/proc.h"
+
+#include "random_bits.h"
 
 namespace ctxrun {
 namespace {
@@ -72,14 +76,22 @@ std::optional<std::string> cgroup2_mount() {
   return std::nullopt;
 }
 
-std::variant<CgroupLeaf, std::string> CgroupLeaf::create() {
+std::variant<CgroupLeaf, std::string> CgroupLeaf::create(const std::function<void(const std::string&)>& before_mkdir) {
   auto mount = cgroup2_mount();
-  if (!mount) return std::string("no cgroup v2 hierarchy is mounted");
+  if (!mount) return std::string(proc_is_ours() || access("/proc/self/mountinfo", R_OK) == 0
+                                     ? "no cgroup v2 hierarchy is mounted"
+                                     : "/proc/self/mountinfo cannot be read");
   auto own = own_cgroup();
   if (!own) return std::string("ctxrun's cgroup v2 path is not in /proc/self/cgroup");
   std::string parent = *mount + (*own == "/" ? "" : *own);
-  std::random_device random;
-  std::string path = fmt::format("{}/ctxrun-{}-{:08x}", parent, getpid(), random());
+  // Moving the command from ctxrun's cgroup into the leaf needs write access to the common
+  // ancestor's cgroup.procs, which is ctxrun's own: a delegated directory may let ctxrun make the
+  // leaf and still refuse the move.
+  if (faccessat(AT_FDCWD, (parent + "/cgroup.procs").c_str(), W_OK, AT_EACCESS) != 0)
+    return fmt::format("the command could not be moved into a cgroup under {}: {}/cgroup.procs: {}", parent, parent,
+                       std::strerror(errno));
+  std::string path = fmt::format("{}/ctxrun-{}-{:08x}", parent, getpid(), random_bits());
+  if (before_mkdir) before_mkdir(path);
   if (mkdir(path.c_str(), 0755) != 0)
     return fmt::format("cannot create a cgroup under {}: {}", parent, std::strerror(errno));
   CgroupLeaf leaf(path);
@@ -150,6 +162,23 @@ bool CgroupLeaf::kill_all() const {
   return true;
 }
 
+namespace {
+
+// Removes the cgroup `dir` and every cgroup below it, deepest first (a nested ctxrun killed before
+// it could remove its own leaf leaves one there). False (errno set) if `dir` is still there.
+bool remove_tree(const std::string& dir) {
+  if (DIR* d = opendir(dir.c_str())) {
+    std::vector<std::string> below;
+    while (dirent* e = readdir(d))
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') below.push_back(dir + "/" + e->d_name);
+    closedir(d);
+    for (const auto& sub : below) remove_tree(sub);
+  }
+  return rmdir(dir.c_str()) == 0 || errno == ENOENT;
+}
+
+}  // namespace
+
 bool CgroupLeaf::remove() noexcept {
   if (path_.empty()) return true;
   procs_.reset();
@@ -158,8 +187,8 @@ bool CgroupLeaf::remove() noexcept {
   // the leaf can go. Each pass moves what is there; a process forking meanwhile needs another.
   try {
     std::string parent = path_.substr(0, path_.rfind('/')) + "/cgroup.procs";
-    for (int pass = 0; pass < 100 && rmdir(path_.c_str()) != 0 && errno == EBUSY; ++pass)
-      for (pid_t pid : pids()) write_file(parent, std::to_string(pid));
+    for (int pass = 0; pass < 100 && !remove_tree(path_) && errno == EBUSY; ++pass)
+      for (pid_t pid : pids_below()) write_file(parent, std::to_string(pid));
   } catch (...) {
   }
   if (access(path_.c_str(), F_OK) == 0) return false;

@@ -75,7 +75,7 @@ Outcome run_here(ContextPtr ctx, const Command& cmd) {
   // Failure is not fatal: make_process_tree takes it into account (automatic falls back).
   become_subreaper();
   std::string why;
-  auto made = make_process_tree(cmd.tree, why);
+  auto made = make_process_tree(TreeSetup{.kind = cmd.tree}, why);
   if (auto* error = std::get_if<std::string>(&made)) return failed(*error);
   auto tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
   RunOptions options{.signal = cmd.stop.signal,

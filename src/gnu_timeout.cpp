@@ -280,13 +280,13 @@ class CommandOnly final : public ProcessTree {
  public:
   const char* name() const noexcept override { return "command"; }
   std::vector<ProcessInfo> members() override {
-    if (command_ > 0 && ::kill(command_, 0) == 0) return {ProcessInfo{.pid = command_}};
+    if (command_ && ::kill(*command_, 0) == 0) return {ProcessInfo{.pid = *command_}};
     return {};
   }
-  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t) override {
-    if (command_ <= 0 || ::kill(command_, sig) != 0) return {};
-    if (then_cont) ::kill(command_, SIGCONT);
-    return {ProcessInfo{.pid = command_}};
+  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t>) override {
+    if (!command_ || ::kill(*command_, sig) != 0) return {};
+    if (then_cont) ::kill(*command_, SIGCONT);
+    return {ProcessInfo{.pid = *command_}};
   }
 };
 
@@ -402,7 +402,7 @@ void Monitor::cleanup(int sig) {
 void Monitor::send(int sig) {
   signalled_ = true;
   if (!tree_mode()) {
-    tree_.signal_all(sig, false, 0);
+    tree_.signal_all(sig, false, std::nullopt);
     return;
   }
   if (sig == SIGKILL) {
@@ -410,12 +410,12 @@ void Monitor::send(int sig) {
     kill_tree();
     return;
   }
-  tree_.signal_all(sig, sig != SIGCONT && sig != SIGSTOP, 0);
+  tree_.signal_all(sig, sig != SIGCONT && sig != SIGSTOP, std::nullopt);
   if (sig == SIGSTOP) {
     // SIGSTOP cannot be ignored: GNU's kill(0, SIGSTOP) stops GNU timeout too, and its SIGCONT
     // follows only once something continues it.
     ::raise(SIGSTOP);
-    tree_.signal_all(SIGCONT, false, 0);
+    tree_.signal_all(SIGCONT, false, std::nullopt);
   }
   if (sig > 0 && sig != SIGSTOP) sigaddset(&ignoring_, sig);
   sigaddset(&ignoring_, SIGCONT);
@@ -426,7 +426,7 @@ void Monitor::send(int sig) {
 void Monitor::kill_tree() {
   unique_fd limit = one_shot(static_cast<double>(kKillPhaseLimit.count()));
   for (bool first = true;; first = false) {
-    if (first || !tree_.kill_is_final()) tree_.signal_all(SIGKILL, false, 0);
+    if (first || !tree_.kill_is_final()) tree_.signal_all(SIGKILL, false, std::nullopt);
     reap();
     if (tree_.gone(has_children_)) return;
     wait(limit.get(), true);
@@ -728,10 +728,13 @@ int timeout_main(int argc, char** argv) {
   if (settings.foreground) {
     tree = std::make_unique<CommandOnly>();
   } else {
-    guardian = Guardian::start();  // before becoming a subreaper: not part of the tree
+    guardian = Guardian::start();  // before the tree is made: not part of it
     become_subreaper();            // without it, automatic falls back to the pgroup backend
     std::string why;
-    auto made = make_process_tree(TreeKind::automatic, why);
+    auto made = make_process_tree(
+        TreeSetup{.tell_guardian = [&](const std::string& order) { if (guardian) guardian->order(order); },
+                  .own_helper = guardian ? guardian->pid() : std::nullopt},
+        why);
     if (auto* error = std::get_if<std::string>(&made)) {
       complain(*error);
       return close_streams(kExitCanceled);

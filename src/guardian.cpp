@@ -2,7 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/close_range.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 #include <vector>
@@ -22,8 +23,6 @@
 
 namespace ctxrun {
 namespace {
-
-constexpr char kReleased = 'R';
 
 bool environment_has_marker(pid_t pid, const std::string& id) {
   char path[64];
@@ -58,8 +57,9 @@ void await_exit(const std::vector<ProcessInfo>& killed) {
   }
 }
 
-int kill_marked(const std::string& id) {
-  int total = 0;
+void kill_marked(const std::string& id) {
+  // A /proc of another PID namespace would name other processes than ours.
+  if (!proc_is_ours()) return;
   for (int round = 0; round < 50; ++round) {
     auto all = scan_processes();
     if (!all) break;
@@ -69,53 +69,76 @@ int kill_marked(const std::string& id) {
           signal_process(p, SIGKILL, false))
         killed.push_back(p);
     if (killed.empty()) break;
-    total += static_cast<int>(killed.size());
     await_exit(killed);
   }
-  return total;
 }
 
-int kill_cgroup(const std::string& path) {
+void kill_cgroup(const std::string& path) {
   auto leaf = CgroupLeaf::adopt(path);
-  if (!leaf) return 0;
-  int count = static_cast<int>(leaf->pids().size());
+  if (!leaf) return;  // not made yet: the order comes before the mkdir
   leaf->kill_all();
   for (int i = 0; i < 10 && leaf->populated(); ++i) {
     pollfd fd{leaf->events_fd(), POLLPRI, 0};
     ::poll(&fd, 1, 1000);
   }
-  return count;  // the leaf is removed by its destructor
+}  // the leaf, and any cgroup below it, is removed by its destructor
+
+// What the guardian does once ctxrun is gone, from the orders it received.
+void tear_down(const std::string& orders) {
+  std::istringstream lines(orders);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("cgroup ", 0) == 0) kill_cgroup(line.substr(7));
+    else if (line.rfind("marker ", 0) == 0) kill_marked(line.substr(7));
+    else if (line.rfind("pgroup ", 0) == 0) {
+      pid_t pgid = static_cast<pid_t>(std::atoi(line.c_str() + 7));
+      if (pgid > 1) ::kill(-pgid, SIGKILL);
+    }
+  }
 }
 
-[[noreturn]] void guardian_main(int orders_fd, int exited_fd) {
+[[noreturn]] void guardian_main(int orders_fd) {
   // Out of the caller's way: own session (no terminal signals), no caller descriptors, no cwd pin;
   // and a name of its own, so that `pkill ctxrun` and ps tell it from ctxrun.
   setsid();
   prctl(PR_SET_NAME, "ctxrun-guardian");
   if (chdir("/") != 0) {}
-  int null_fd = open("/dev/null", O_RDWR);
-  dup2(null_fd, 0);
-  dup2(null_fd, 1);
-  dup2(null_fd, 2);
-  // Keep only 0-2, the orders pipe and the exited pipe (closed by the kernel when we exit).
-  for (int fd = 3; fd < 1024; ++fd)
-    if (fd != orders_fd && fd != exited_fd) close(fd);
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
-  // ctxrun learns who we are, to wait for our very end in release().
-  pid_t self = getpid();
-  [[maybe_unused]] auto written = ::write(exited_fd, &self, sizeof self);
+  // Keep only the orders socket (as fd 3) and 0-2 on /dev/null (closed if there is no /dev/null:
+  // a descriptor opened later may take their numbers, which is harmless here).
+  if (dup2(orders_fd, 3) != 3) _exit(1);
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd < 3; ++fd)
+    if (null_fd < 0 || dup2(null_fd, fd) != fd) close(fd);
+  if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
+    for (int fd = 4; fd < 1024; ++fd) close(fd);
   std::string orders;
   char buf[4096];
   while (true) {
-    ssize_t n = ::read(orders_fd, buf, sizeof buf);
+    ssize_t n = ::read(3, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     orders.append(buf, static_cast<std::size_t>(n));
   }
-  if (orders.find(kReleased) == std::string::npos) guardian_teardown(orders);
+  // EOF: ctxrun is gone without ending us (a normal end SIGKILLs us first).
+  tear_down(orders);
   _exit(0);
+}
+
+// fork() without SIGCHLD at the end: clone3 with exit signal 0 and a pidfd (Linux >= 5.3), else
+// clone. Returns the pid (0 in the child), -1 on failure.
+pid_t fork_quiet_child(int* pidfd) noexcept {
+  clone_args args{};
+  args.flags = CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<std::uint64_t>(pidfd);
+  args.exit_signal = 0;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0 && errno == ENOSYS) {
+    *pidfd = -1;
+    pid = syscall(SYS_clone, 0UL, nullptr, nullptr, nullptr, 0UL);  // flags: no CLONE_*, exit signal 0
+  }
+  return static_cast<pid_t>(pid);
 }
 
 }  // namespace
@@ -124,47 +147,22 @@ std::string make_run_marker(const std::string& inherited, const std::string& own
   return inherited.empty() ? own_id : inherited + ":" + own_id;
 }
 
-int guardian_teardown(const std::string& orders) {
-  int killed = 0;
-  std::istringstream lines(orders);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("cgroup ", 0) == 0) killed += kill_cgroup(line.substr(7));
-    else if (line.rfind("marker ", 0) == 0) killed += kill_marked(line.substr(7));
-    else if (line.rfind("pgroup ", 0) == 0) {
-      pid_t pgid = static_cast<pid_t>(std::atoi(line.c_str() + 7));
-      if (pgid > 1 && ::kill(-pgid, SIGKILL) == 0) ++killed;
-    }
-  }
-  return killed;
-}
-
 std::optional<Guardian> Guardian::start() noexcept {
   // The orders channel is a socket, not a pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE in ctxrun
   // if the guardian is gone (an enclosing ctxrun may have torn it down).
-  int orders[2], exited[2];
+  int orders[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, orders) != 0) return std::nullopt;
-  if (pipe2(exited, O_CLOEXEC) != 0) {
-    close(orders[0]);
-    close(orders[1]);
-    return std::nullopt;
-  }
   Guardian g;
   g.orders_.reset(orders[1]);
-  g.exited_.reset(exited[0]);
-  pid_t middle = fork();
-  if (middle < 0) {
-    close(orders[0]);
-    close(exited[1]);
-    return std::nullopt;
-  }
-  if (middle == 0) {
-    // The middle process exits at once, so the guardian is re-parented away from ctxrun.
-    if (fork() == 0) guardian_main(orders[0], exited[1]);
-    _exit(0);
-  }
-  close(orders[0]);
-  close(exited[1]);
-  while (waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {}
+  unique_fd guardian_end(orders[0]);
+  int pidfd = -1;
+  // ctxrun is single-threaded here, so the child may go on using the C library after a raw clone
+  // as after fork().
+  pid_t pid = fork_quiet_child(&pidfd);
+  if (pid < 0) return std::nullopt;
+  if (pid == 0) guardian_main(guardian_end.get());
+  g.pidfd_.reset(pidfd);
+  g.pid_ = pid;
   return g;
 }
 
@@ -175,30 +173,15 @@ void Guardian::order(const std::string& line) noexcept {
 }
 
 void Guardian::release() noexcept {
-  if (!orders_) return;
-  char released = kReleased;
-  [[maybe_unused]] auto sent = ::send(orders_.get(), &released, 1, MSG_NOSIGNAL);
+  if (!pid_) return;
+  // SIGKILL first, then close the socket: the guardian never sees EOF while it could act on it.
+  if (pidfd_) syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  else ::kill(*pid_, SIGKILL);  // our unreaped child: its pid cannot have been reused
+  // __WALL: it is a clone child, which waitpid() sees only when asked to.
+  while (waitpid(*pid_, nullptr, __WALL) < 0 && errno == EINTR) {}
+  pid_.reset();
+  pidfd_.reset();
   orders_.reset();
-  // The guardian wrote its pid; EOF follows when it has closed its descriptors, on its way out.
-  pid_t pid = 0;
-  std::size_t got = 0;
-  while (true) {
-    char buf[sizeof(pid_t)];
-    ssize_t n = ::read(exited_.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    for (ssize_t i = 0; i < n && got < sizeof pid; ++i, ++got) reinterpret_cast<char*>(&pid)[got] = buf[i];
-  }
-  exited_.reset();
-  // Then wait until it has exited for good (its pidfd is readable once it is a zombie), so that
-  // nothing of ctxrun's is left running when ctxrun ends. It cannot have been reaped and its pid
-  // reused in between: it was still exiting when EOF came.
-  if (got == sizeof pid && pid > 0) {
-    unique_fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-    pollfd fd{pidfd.get(), POLLIN, 0};
-    if (pidfd)
-      while (::poll(&fd, 1, -1) < 0 && errno == EINTR) {}
-  }
 }
 
 }  // namespace ctxrun

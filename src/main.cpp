@@ -6,7 +6,8 @@
 #include <cstdlib>
 #include <chrono>
 #include <cstring>
-#include <random>
+#include <optional>
+#include <string_view>
 
 #include "ctxrun/cli.h"
 #include "ctxrun/gnu_timeout.h"
@@ -16,12 +17,25 @@
 #include "ctxrun/report.h"
 #include "ctxrun/announce.h"
 #include "ctxrun/runner.h"
+#include "random_bits.h"
 
 namespace {
 
+// The pid of the ctxrun this one runs under, from the inherited CTXRUN_RUN_ID: its last id, which
+// is "PID-RANDOM" (make_run_marker).
+std::optional<pid_t> enclosing_ctxrun() {
+  const char* inherited = std::getenv("CTXRUN_RUN_ID");
+  if (!inherited || !*inherited) return std::nullopt;
+  std::string_view ids(inherited);
+  std::string_view last = ids.substr(ids.rfind(':') == std::string_view::npos ? 0 : ids.rfind(':') + 1);
+  long pid = std::strtol(std::string(last.substr(0, last.find('-'))).c_str(), nullptr, 10);
+  if (pid <= 0) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
 // Gives this run its id and adds it to CTXRUN_RUN_ID, which the command inherits.
 std::string mark_run() {
-  std::string id = fmt::format("{}-{:x}", getpid(), std::random_device()());
+  std::string id = fmt::format("{}-{:x}", getpid(), ctxrun::random_bits());
   const char* inherited = std::getenv("CTXRUN_RUN_ID");
   setenv("CTXRUN_RUN_ID", ctxrun::make_run_marker(inherited ? inherited : "", id).c_str(), 1);
   return id;
@@ -49,29 +63,39 @@ int main(int argc, char** argv) {
   ContextPtr ctx = make_run_context(options);
   if (options.remaining) return print_remaining(ctx->deadline(), options.remaining_format);
   // 4. The guardian that finishes teardown if ctxrun is killed; started before ctxrun becomes a
-  //    subreaper, so that it is not ctxrun's child. The run marker tells it the tree's processes.
+  //    subreaper and before the tree is made, so that it is not part of the tree. The run marker
+  //    tells it the tree's processes.
   auto guardian = Guardian::start();
   if (!guardian) log::verbose("no guardian ({}): if ctxrun is killed, only the command dies with it",
                               std::strerror(errno));
+  options.enclosing_ctxrun = enclosing_ctxrun();
   std::string run_id = mark_run();
   if (guardian) guardian->order("marker " + run_id);
   // 5. The tree backend (before the spawn: the subreaper flag must be set first).
   if (int error = become_subreaper()) log::verbose("cannot become a child subreaper: {}", std::strerror(error));
-  std::string why;
-  auto made = make_process_tree(options.tree, why);
+  TreeSetup setup{.kind = options.tree,
+                  .tell_guardian = [&](const std::string& order) { if (guardian) guardian->order(order); },
+                  .own_helper = guardian ? guardian->pid() : std::nullopt};
   Outcome outcome;
   std::string backend = "none";
-  if (auto* error = std::get_if<std::string>(&made)) {
-    outcome.error = *error;  // Ending::error: 125
-  } else {
+  for (bool skip_cgroup : {false, true}) {
+    std::string why;
+    auto made = make_process_tree(setup, why, skip_cgroup);
+    if (auto* error = std::get_if<std::string>(&made)) {
+      outcome.error = *error;  // Ending::error: 125
+      break;
+    }
     auto tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
     backend = tree->name();
     log::verbose("tree backend: {}", why.empty() ? backend : why);
-    if (auto order = tree->guardian_order(); guardian && !order.empty()) guardian->order(order);
-    // 6. Run until the tree is gone; then release the backend (a cgroup leaf is removed) and the
-    //    guardian before ctxrun ends, which may be by a signal that runs no destructor.
+    // 6. Run until the tree is gone; then release the backend (a cgroup leaf is removed).
     outcome = run(options, ctx, *signals, *tree);
+    // `auto` chooses only what works for the command too: one that could not enter the leaf (a
+    // delegated cgroup whose parent it may not leave) runs on the next backend.
+    if (!outcome.tree_refused_command || options.tree != TreeKind::automatic || skip_cgroup) break;
+    log::verbose("{}: trying without a cgroup", outcome.error);
   }
+  // The guardian goes before ctxrun ends, which may be by a signal that runs no destructor.
   if (guardian) guardian->release();
   // 7. Say why, write the report, and end as the contract says.
   announce(outcome);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,13 +55,57 @@ std::optional<ProcessInfo> read_stat_at(int dir_fd, const char* name) {
   return parse_stat(buf, static_cast<std::size_t>(n));
 }
 
-int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+// Errors that say the process is not there any more; any other error says nothing about it.
+bool means_gone(int error) { return error == ESRCH || error == ENOENT; }
 
-int pidfd_send_signal(int pidfd, int sig) {
-  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+struct FileId {
+  dev_t dev;
+  ino_t ino;
+};
+
+std::optional<FileId> file_id(const char* path) {
+  struct stat st {};
+  if (stat(path, &st) != 0) return std::nullopt;
+  return FileId{st.st_dev, st.st_ino};
 }
 
 }  // namespace
+
+const char* proc_problem() noexcept {
+  // /proc/self is a link to the reader's pid as the procfs's own PID namespace numbers it.
+  static const char* const problem = [] {
+    char link[32] = {};
+    ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+    if (n <= 0) return "/proc is not mounted (or cannot be read)";
+    if (std::strtol(link, nullptr, 10) != static_cast<long>(getpid()))
+      return "/proc belongs to another PID namespace (mount a procfs of this one, as unshare --mount-proc does)";
+    return "";
+  }();
+  return problem;
+}
+
+bool proc_is_ours() noexcept { return *proc_problem() == '\0'; }
+
+int open_pidfd(pid_t pid) noexcept { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+int send_signal_pidfd(int pidfd, int sig) noexcept {
+  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+bool is_ctxrun(const ProcessInfo& p) {
+  static const std::optional<FileId> self = file_id("/proc/self/exe");
+  static const std::string own_name = [] {
+    auto me = read_process(getpid());
+    return me ? me->name : std::string("ctxrun");
+  }();
+  if (!self || !proc_is_ours()) return false;
+  // comm is the basename of what was executed: cheap to compare before a stat of the executable.
+  if (p.name != own_name && p.name != "ctxrun" && p.name != "timeout" && p.name != "ctxrun-timeout") return false;
+  char path[48];
+  std::snprintf(path, sizeof path, "/proc/%d/exe", static_cast<int>(p.pid));
+  auto exe = file_id(path);
+  return exe && exe->dev == self->dev && exe->ino == self->ino;
+}
 
 std::optional<ProcessInfo> read_process(pid_t pid) {
   char name[32];
@@ -101,21 +146,21 @@ std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInf
 }
 
 bool signal_process(const ProcessInfo& p, int sig, bool then_cont) noexcept {
-  unique_fd pidfd(pidfd_open(p.pid));
-  if (!pidfd) {
-    if (errno != ENOSYS) return false;  // gone
-    // Kernels before 5.3: fall back to kill() after the same identity check (a narrow race).
-    auto now = read_process(p.pid);
-    if (!now || now->start_time != p.start_time) return false;
-    if (::kill(p.pid, sig) != 0) return false;
-    if (then_cont) ::kill(p.pid, SIGCONT);
+  // The pidfd pins the process: if it is the one we saw (same start time), it stays that one.
+  unique_fd pidfd(open_pidfd(p.pid));
+  if (!pidfd && means_gone(errno)) return false;
+  auto now = read_process(p.pid);
+  if (now ? now->start_time != p.start_time : means_gone(errno)) return false;
+  // /proc could not tell (EMFILE, ENOMEM): the process was seen a moment ago, and under a subreaper
+  // an orphan's pid cannot be reused before ctxrun itself reaps it. Signalling beats leaving it.
+  if (pidfd) {
+    if (send_signal_pidfd(pidfd.get(), sig) != 0) return false;
+    if (then_cont) send_signal_pidfd(pidfd.get(), SIGCONT);
     return true;
   }
-  // The pidfd pins the process: if it is the one we saw (same start time), it stays that one.
-  auto now = read_process(p.pid);
-  if (!now || now->start_time != p.start_time) return false;
-  if (pidfd_send_signal(pidfd.get(), sig) != 0) return false;
-  if (then_cont) pidfd_send_signal(pidfd.get(), SIGCONT);
+  // No pidfd (kernels before 5.3, or no descriptor left): kill() after the same check.
+  if (::kill(p.pid, sig) != 0) return false;
+  if (then_cont) ::kill(p.pid, SIGCONT);
   return true;
 }
 

@@ -4,44 +4,75 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
 #include "ctxrun/cgroup.h"
+#include "ctxrun/unique_fd.h"
 
 namespace ctxrun {
 
-std::vector<ProcessInfo> ProcessTree::signal_all(int sig, bool then_cont, pid_t skip_pgid) {
+void drop_nested_subtrees(std::vector<ProcessInfo>& members) {
+  std::unordered_set<pid_t> inner;
+  for (const auto& p : members)
+    if (is_ctxrun(p)) inner.insert(p.pid);
+  if (inner.empty()) return;
+  std::unordered_map<pid_t, pid_t> parent;
+  for (const auto& p : members) parent.emplace(p.pid, p.ppid);
+  auto below_inner = [&](const ProcessInfo& p) {
+    // Up the parent links inside the tree; bounded, as /proc is read at different moments.
+    pid_t at = p.ppid;
+    for (std::size_t steps = 0; steps <= members.size(); ++steps) {
+      if (inner.count(at)) return true;
+      auto up = parent.find(at);
+      if (up == parent.end()) return false;
+      at = up->second;
+    }
+    return false;
+  };
+  std::erase_if(members, below_inner);
+}
+
+std::vector<ProcessInfo> ProcessTree::signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) {
+  auto targets = members();
+  if (sig != SIGKILL) drop_nested_subtrees(targets);
   std::vector<ProcessInfo> signalled;
-  for (auto& p : members())
-    if (p.pgid != skip_pgid && signal_process(p, sig, then_cont)) signalled.push_back(std::move(p));
+  for (auto& p : targets)
+    if ((!skip_pgid || p.pgid != *skip_pgid) && signal_process(p, sig, then_cont)) signalled.push_back(std::move(p));
   return signalled;
 }
 
 namespace {
 
+bool is_zombie(const ProcessInfo& p) { return p.state == 'Z' || p.state == 'X'; }
+
 class SubreaperTree final : public ProcessTree {
  public:
   // Children ctxrun has before it spawns anything (`sleep 9 & exec ctxrun ...` makes the shell's
-  // background job ctxrun's child) are not the command's: they and their descendants stay out.
-  SubreaperTree() {
+  // background job ctxrun's child) are not the command's: they and their descendants stay out. So
+  // is ctxrun's own helper, which waitpid(-1) does not see (guardian.h).
+  explicit SubreaperTree(std::optional<pid_t> own_helper) {
     if (auto all = scan_processes())
       for (const auto& p : *all)
-        if (p.ppid == getpid()) preexisting_.push_back(p);
+        if (p.ppid == getpid()) (own_helper && p.pid == *own_helper ? helper_ : preexisting_).push_back(p);
   }
   const char* name() const noexcept override { return "subreaper"; }
   std::vector<ProcessInfo> members() override {
     auto all = scan_processes();
     if (!all) return {};
     std::erase_if(*all, [&](const ProcessInfo& p) {
-      for (const auto& q : preexisting_)
-        if (p.pid == q.pid && p.start_time == q.start_time) return true;
+      for (const auto* excluded : {&preexisting_, &helper_})
+        for (const auto& q : *excluded)
+          if (p.pid == q.pid && p.start_time == q.start_time) return true;
       return false;
     });
     auto tree = descendants_of(getpid(), *all);
-    std::erase_if(tree, [](const ProcessInfo& p) { return p.state == 'Z' || p.state == 'X'; });
+    std::erase_if(tree, is_zombie);
     return tree;
   }
   // Without pre-existing children, ECHILD alone says the tree is gone (see the class comment in
@@ -50,6 +81,7 @@ class SubreaperTree final : public ProcessTree {
 
  private:
   std::vector<ProcessInfo> preexisting_;
+  std::vector<ProcessInfo> helper_;
 };
 
 class PgroupTree final : public ProcessTree {
@@ -62,23 +94,38 @@ class PgroupTree final : public ProcessTree {
   }
   std::vector<ProcessInfo> members() override {
     std::vector<ProcessInfo> group;
-    if (auto all = scan_processes()) {
-      for (auto& p : *all)
-        if (p.pgid == command_ && p.state != 'Z' && p.state != 'X') group.push_back(std::move(p));
-      return group;
+    if (!command_) return group;
+    if (proc_is_ours()) {
+      if (auto all = scan_processes()) {
+        for (auto& p : *all)
+          if (p.pgid == *command_ && !is_zombie(p)) group.push_back(std::move(p));
+        return group;
+      }
     }
-    // Without /proc, the group can only be probed as a whole.
-    if (::kill(-command_, 0) == 0) group.push_back(ProcessInfo{.pid = command_, .pgid = command_});
+    // Without a /proc of ours, the group can only be probed as a whole.
+    if (group_exists()) group.push_back(ProcessInfo{.pid = *command_, .pgid = *command_});
     return group;
   }
-  // One kill() reaches the whole group at once: the kernel lets no member fork past it.
-  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t skip_pgid) override {
-    if (command_ == skip_pgid) return {};
+  bool gone(bool) override { return members().empty(); }
+  // One kill() reaches the whole group at once: the kernel lets no member fork past it. Where a
+  // nested ctxrun is in the group, its subtree is left to it: then each process is signalled.
+  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {
+    if (!command_ || (skip_pgid && *command_ == *skip_pgid)) return {};
     auto group = members();
-    if (::kill(-command_, sig) != 0) return {};
-    if (then_cont) ::kill(-command_, SIGCONT);
+    if (sig != SIGKILL && proc_is_ours()) {
+      auto targets = group;
+      drop_nested_subtrees(targets);
+      if (targets.size() != group.size()) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
+    }
+    if (::kill(-*command_, sig) != 0) return {};
+    if (then_cont) ::kill(-*command_, SIGCONT);
     return group;
   }
+
+ private:
+  // kill(-pgid, 0): ESRCH once no process is left in the group. ctxrun reaps before it asks, so a
+  // zombie of its own does not count.
+  bool group_exists() const { return ::kill(-*command_, 0) == 0 || errno != ESRCH; }
 };
 
 class CgroupTree final : public ProcessTree {
@@ -89,63 +136,95 @@ class CgroupTree final : public ProcessTree {
   bool prepare_child() const noexcept override { return ::write(leaf_.procs_fd(), "0", 1) == 1; }
   std::vector<ProcessInfo> members() override {
     std::vector<ProcessInfo> out;
+    if (!proc_is_ours()) {
+      for (pid_t pid : leaf_.pids_below()) out.push_back(ProcessInfo{.pid = pid, .pgid = getpgid(pid)});
+      return out;
+    }
     for (pid_t pid : leaf_.pids_below())
-      if (auto p = read_process(pid); p && p->state != 'Z' && p->state != 'X') out.push_back(std::move(*p));
+      if (auto p = read_process(pid); p && !is_zombie(*p)) out.push_back(std::move(*p));
     return out;
   }
   bool gone(bool) override { return !leaf_.populated(); }
   int change_fd() const noexcept override { return leaf_.events_fd(); }
   std::string guardian_order() const override { return "cgroup " + leaf_.path(); }
   bool kill_is_final() const noexcept override { return killed_; }
-  // SIGKILL goes to the whole leaf at once (cgroup.kill): nothing forks past it.
-  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t skip_pgid) override {
-    if (sig != SIGKILL) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
-    auto snapshot = members();
-    killed_ = leaf_.kill_all();
-    if (!killed_) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
-    return snapshot;
+  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {
+    if (sig == SIGKILL) {
+      // SIGKILL goes to the whole leaf at once (cgroup.kill): nothing forks past it.
+      auto snapshot = members();
+      killed_ = leaf_.kill_all();
+      if (killed_) return snapshot;
+    }
+    if (proc_is_ours()) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
+    return signal_pinned(sig, then_cont, skip_pgid);
   }
 
  private:
+  // Without a /proc of ours there is no start time to check a pid against: each pid of the leaf is
+  // pinned by a pidfd first, and signalled only if it is still in the leaf after that (a pid
+  // reused meanwhile by a process outside would no longer be listed).
+  std::vector<ProcessInfo> signal_pinned(int sig, bool then_cont, std::optional<pid_t> skip_pgid) {
+    std::vector<std::pair<pid_t, unique_fd>> pinned;
+    for (pid_t pid : leaf_.pids_below()) pinned.emplace_back(pid, unique_fd(open_pidfd(pid)));
+    auto listed = leaf_.pids_below();
+    std::sort(listed.begin(), listed.end());
+    std::vector<ProcessInfo> signalled;
+    for (auto& [pid, pidfd] : pinned) {
+      if (!std::binary_search(listed.begin(), listed.end(), pid)) continue;
+      if (skip_pgid && getpgid(pid) == *skip_pgid) continue;
+      // No pidfd (no descriptor left): kill() on the pid just listed again, the best left.
+      auto send = [&, fd = pidfd.get(), p = pid](int s) { return fd >= 0 ? send_signal_pidfd(fd, s) : ::kill(p, s); };
+      if (send(sig) != 0) continue;
+      if (then_cont) send(SIGCONT);
+      signalled.push_back(ProcessInfo{.pid = pid});
+    }
+    return signalled;
+  }
+
   CgroupLeaf leaf_;
   bool killed_ = false;  // cgroup.kill succeeded: every process, present and future, is killed
 };
-
-bool proc_readable() { return access("/proc/self/stat", R_OK) == 0; }
 
 }  // namespace
 
 int become_subreaper() noexcept { return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : errno; }
 
-std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(TreeKind kind, std::string& why) {
+std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(const TreeSetup& setup, std::string& why,
+                                                                          bool skip_cgroup) {
   int is_subreaper = 0;
   int subreaper_errno = prctl(PR_GET_CHILD_SUBREAPER, &is_subreaper) == 0 && is_subreaper ? 0 : EPERM;
   bool subreaper = subreaper_errno == 0;
-  switch (kind) {
+  auto tell_guardian_leaf = [&](const std::string& path) {
+    if (setup.tell_guardian) setup.tell_guardian("cgroup " + path);
+  };
+  switch (setup.kind) {
     case TreeKind::cgroup: {
-      auto leaf = CgroupLeaf::create();
+      auto leaf = CgroupLeaf::create(tell_guardian_leaf);
       if (auto* error = std::get_if<std::string>(&leaf)) return "--tree=cgroup: " + *error;
       return std::make_unique<CgroupTree>(std::move(std::get<CgroupLeaf>(leaf)));
     }
     case TreeKind::subreaper:
       if (!subreaper)
         return fmt::format("--tree=subreaper: cannot become a child subreaper: {}", std::strerror(subreaper_errno));
-      if (!proc_readable()) return std::string("--tree=subreaper: /proc is not readable");
-      return std::make_unique<SubreaperTree>();
+      if (!proc_is_ours()) return fmt::format("--tree=subreaper: {}", proc_problem());
+      return std::make_unique<SubreaperTree>(setup.own_helper);
     case TreeKind::pgroup:
       return std::make_unique<PgroupTree>();
     case TreeKind::automatic: {
-      auto leaf = CgroupLeaf::create();
-      if (auto* created = std::get_if<CgroupLeaf>(&leaf)) {
-        why = fmt::format("cgroup: {}", created->path());
-        return std::make_unique<CgroupTree>(std::move(*created));
+      std::string no_cgroup = "the command could not enter a cgroup leaf";
+      if (!skip_cgroup) {
+        auto leaf = CgroupLeaf::create(tell_guardian_leaf);
+        if (auto* created = std::get_if<CgroupLeaf>(&leaf)) {
+          why = fmt::format("cgroup: {}", created->path());
+          return std::make_unique<CgroupTree>(std::move(*created));
+        }
+        no_cgroup = std::get<std::string>(leaf);
       }
-      std::string no_cgroup = std::get<std::string>(leaf);
-      if (subreaper && proc_readable()) {
+      if (subreaper && proc_is_ours()) {
         why = fmt::format("subreaper (no cgroup: {})", no_cgroup);
-        return std::make_unique<SubreaperTree>();
+        return std::make_unique<SubreaperTree>(setup.own_helper);
       }
-      why = subreaper ? fmt::format("pgroup (no cgroup: {}; /proc is not readable)", no_cgroup)
+      why = subreaper ? fmt::format("pgroup (no cgroup: {}; no subreaper tree: {})", no_cgroup, proc_problem())
                       : fmt::format("pgroup (no cgroup: {}; cannot become a child subreaper: {})", no_cgroup,
                                     std::strerror(subreaper_errno));
       return std::make_unique<PgroupTree>();

@@ -65,7 +65,7 @@ class Run {
   bool tree_gone() { return tree_.gone(has_children_); }
   void end_context();
   void after_command_exit();
-  void teardown(int first_signal, pid_t skip_pgid);
+  void teardown(int first_signal, std::optional<pid_t> skip_pgid);
   void kill_phase();
   void count(const std::vector<ProcessInfo>& signalled);
   std::vector<std::string> command_environment() const;
@@ -82,6 +82,7 @@ class Run {
   bool escalate_ = false;     // a cancelling signal came during teardown: no more grace
   int cancel_signal_ = 0;     // the signal that cancelled, 0 if none
   bool cancel_from_terminal_ = false;
+  bool cancel_from_enclosing_ = false;  // sent by the enclosing ctxrun: stop by our own policy
   int adopted_reaped_ = 0;    // processes other than the command that ctxrun reaped (orphans)
   std::set<std::pair<pid_t, std::uint64_t>> torn_down_;  // distinct processes signalled
 };
@@ -123,9 +124,14 @@ void Run::handle_signals() {
         // A signal the terminal generated (Ctrl-C, Ctrl-\, hangup) comes with SI_KERNEL; it has
         // gone to the whole foreground process group already.
         cancel_from_terminal_ = info.ssi_code == SI_KERNEL;
-        ctx_->cancel(signal_name(sig));
-        log::verbose("received {}{}: context canceled", signal_name(sig),
-                     cancel_from_terminal_ ? " from the terminal" : "");
+        // The enclosing ctxrun stops its tree by signalling this ctxrun alone (process_tree.h):
+        // as a parent context cancels a child, whose own policy then decides how its tree stops.
+        cancel_from_enclosing_ = opt_.enclosing_ctxrun && info.ssi_code == SI_USER &&
+                                 static_cast<pid_t>(info.ssi_pid) == *opt_.enclosing_ctxrun;
+        std::string cause = signal_name(sig);
+        if (cancel_from_enclosing_) cause += " from the enclosing ctxrun";
+        ctx_->cancel(cause);
+        log::verbose("received {}{}: context canceled", cause, cancel_from_terminal_ ? " from the terminal" : "");
       }
       if (in_teardown_) escalate_ = true;  // cancelled while cleaning up leftovers: no grace
     } else if (in_teardown_ && !escalate_) {
@@ -177,7 +183,7 @@ void Run::kill_phase() {
     // Sweep again after every wake-up: a process forked after the last sweep may be there now.
     // Not needed where the backend's SIGKILL reaches later forks too (cgroup.kill).
     if (sweeps == 0 || !tree_.kill_is_final()) {
-      auto signalled = tree_.signal_all(SIGKILL, false, 0);
+      auto signalled = tree_.signal_all(SIGKILL, false, std::nullopt);
       ++sweeps;
       for (const auto& p : signalled) killed.emplace(p.pid, p.start_time);
       count(signalled);
@@ -200,7 +206,7 @@ void Run::kill_phase() {
     log::error("process {} ({}) survived teardown (state {})", p.pid, p.name, p.state);
 }
 
-void Run::teardown(int first_signal, pid_t skip_pgid) {
+void Run::teardown(int first_signal, std::optional<pid_t> skip_pgid) {
   in_teardown_ = true;
   if (first_signal != SIGKILL) {
     auto began = Clock::now();
@@ -244,11 +250,12 @@ void Run::end_context() {
   out_.cause = ctx_->cause();
   out_.cancel_signal = cancel_signal_;
   log::verbose("{} after {} ({})", err.message(), millis(Clock::now() - start_), out_.cause);
-  // A cancel by signal sends that signal first; a cancel of the context itself (a library caller's
-  // cancel()) has no signal of its own: --signal then.
-  if (out_.ending == Ending::canceled && cancel_signal_ != 0)
-    teardown(cancel_signal_, cancel_from_terminal_ ? getpgrp() : 0);
-  else teardown(opt_.signal, 0);
+  // A cancel by signal sends that signal first (sparing the terminal's foreground group, which had
+  // it already: ctxrun's own group, whatever number /proc shows for it, 0 included); a cancel of
+  // the context itself (a library caller's cancel()) or by the enclosing ctxrun: --signal.
+  if (out_.ending == Ending::canceled && cancel_signal_ != 0 && !cancel_from_enclosing_)
+    teardown(cancel_signal_, cancel_from_terminal_ ? std::optional<pid_t>(getpgrp()) : std::nullopt);
+  else teardown(opt_.signal, std::nullopt);
 }
 
 void Run::after_command_exit() {
@@ -260,7 +267,7 @@ void Run::after_command_exit() {
     case OrphanPolicy::kill:
       if (tree_gone()) return;
       log::verbose("the command left processes behind: tearing them down (--orphans=kill)");
-      teardown(opt_.signal, 0);
+      teardown(opt_.signal, std::nullopt);
       break;
     case OrphanPolicy::wait:
       if (!tree_gone()) log::verbose("waiting for the processes the command left behind (--orphans=wait)");
@@ -298,7 +305,10 @@ Outcome Run::go() {
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     out_.ending = Ending::error;
     out_.spawn_exit = failure->exit_status();
-    out_.error = fmt::format("failed to run command '{}': {}", opt_.command[0], std::strerror(failure->error));
+    out_.tree_refused_command = failure->in_tree_setup;
+    out_.error = failure->in_tree_setup
+                     ? fmt::format("the command could not enter the {} tree: {}", tree_.name(), std::strerror(failure->error))
+                     : fmt::format("failed to run command '{}': {}", opt_.command[0], std::strerror(failure->error));
     return out_;
   }
   command_ = std::get<pid_t>(spawned);
@@ -331,7 +341,7 @@ Outcome run(const RunOptions& options, ContextPtr ctx, SignalRegime& signals, Pr
     Outcome out;
     out.ending = Ending::error;
     out.error = fmt::format("internal error: {}", e.what());
-    for (int i = 0; i < 3 && !tree.members().empty(); ++i) tree.signal_all(SIGKILL, false, 0);
+    for (int i = 0; i < 3 && !tree.members().empty(); ++i) tree.signal_all(SIGKILL, false, std::nullopt);
     return out;
   }
 }

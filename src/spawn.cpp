@@ -41,9 +41,12 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
   return out;
 }
 
-// Writes errno to the report pipe and ends the child. Async-signal-safe.
-[[noreturn]] void report_and_exit(int fd, int error, bool before_exec) {
-  int message[2] = {error, before_exec ? 1 : 0};
+// Where the child failed, as it reports it.
+enum Stage : int { kExec = 0, kBeforeExec = 1, kTreeSetup = 2 };
+
+// Writes errno and the stage to the report pipe and ends the child. Async-signal-safe.
+[[noreturn]] void report_and_exit(int fd, int error, Stage stage) {
+  int message[2] = {error, stage};
   [[maybe_unused]] auto n = ::write(fd, message, sizeof message);
   _exit(127);
 }
@@ -75,9 +78,9 @@ std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {
     if (pid < 0) return SpawnFailure{.error = errno, .before_exec = true, .in_fork = true};
     if (pid == 0) {
       int report = write_end.get();
-      if (!request.tree.prepare_child()) report_and_exit(report, errno, true);
+      if (!request.tree.prepare_child()) report_and_exit(report, errno, kTreeSetup);
       // Die with ctxrun; and if ctxrun died already (between fork and prctl), stop here.
-      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) report_and_exit(report, ESRCH, true);
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) report_and_exit(report, ESRCH, kBeforeExec);
       request.signals.restore_in_child();
       // As glibc's execvp: go on past the errors that say "not here", stop at any other one; a
       // path that exists but cannot be run (EACCES) is what the user hears about, else the last.
@@ -92,9 +95,9 @@ std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {
         error = errno;
         if (error == EACCES) denied = true;
         else if (error != ENOENT && error != ENOTDIR && error != ESTALE && error != ENODEV && error != ETIMEDOUT)
-          report_and_exit(report, error, false);
+          report_and_exit(report, error, kExec);
       }
-      report_and_exit(report, denied ? EACCES : error, false);
+      report_and_exit(report, denied ? EACCES : error, kExec);
     }
     write_end.reset();
     int message[2] = {0, 0};
@@ -104,7 +107,7 @@ std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {
     if (n == sizeof message) {
       int status;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-      return SpawnFailure{.error = message[0], .before_exec = message[1] != 0};
+      return SpawnFailure{.error = message[0], .before_exec = message[1] != kExec, .in_tree_setup = message[1] == kTreeSetup};
     }
     return pid;  // the pipe closed on exec: the command runs
   } catch (...) {

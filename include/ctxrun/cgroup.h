@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <variant>
@@ -22,8 +23,10 @@ namespace ctxrun {
 
 class CgroupLeaf {
  public:
-  // Creates the leaf, or says why it cannot (no cgroup v2 mount, not writable, ...).
-  static std::variant<CgroupLeaf, std::string> create();
+  // Creates the leaf, or says why it cannot (no cgroup v2 mount, not writable, the command could
+  // not be moved in, ...). `before_mkdir` learns the leaf's path before it exists (the guardian
+  // must know of every leaf that may exist).
+  static std::variant<CgroupLeaf, std::string> create(const std::function<void(const std::string&)>& before_mkdir = {});
 
   // Takes charge of the existing leaf at `path` (the guardian does, after ctxrun died).
   static std::optional<CgroupLeaf> adopt(const std::string& path);
@@ -55,7 +58,8 @@ class CgroupLeaf {
   // freeze, SIGKILL each pid, thaw. Returns false if neither worked.
   bool kill_all() const;
 
-  // Removes the leaf if it is empty; true if it is gone.
+  // Removes the leaf and the cgroups below it, once empty (leftovers left on purpose are moved to
+  // the parent first); true if it is gone.
   bool remove() noexcept;
 
  private:

@@ -1,13 +1,19 @@
 // Guardian: finishes the teardown if ctxrun itself is killed (SIGKILL, the OOM killer, a CI runner
 // that gives up): nothing can run in ctxrun then, so a small process outside the tree does it.
 //
-// start() double-forks the guardian before ctxrun becomes a subreaper, so it is not ctxrun's child
-// and not part of the tree; it leaves the terminal's session (Ctrl-C does not reach it), holds no
-// descriptor of the caller's (it cannot keep a pipe open), and blocks in read() on a pipe whose
-// write end only ctxrun holds. ctxrun hands it orders as it learns them (which cgroup leaf, which
-// run marker, which process group). When ctxrun ends normally, release() says so and waits for the
-// guardian to exit; when ctxrun dies, the pipe reaches EOF without that word, and the guardian:
-//  - cgroup: kills the leaf (cgroup.kill), waits for it to empty, removes it;
+// start() forks the guardian as a child of ctxrun that sends no SIGCHLD when it ends (a "clone
+// child", exit signal 0): waitpid(-1) never sees it, so ctxrun's reaping of the tree and the
+// subreaper's "no child left" are untouched by it, and it is not part of any tree (started before
+// the backend is made; outside the cgroup leaf; in a session of its own, so Ctrl-C does not reach
+// it). It holds no descriptor of the caller's (it cannot keep a pipe open) and blocks in read() on
+// a socket whose other end only ctxrun holds. ctxrun hands it orders as it learns them (which run
+// marker, which cgroup leaf: before the leaf exists, so no moment leaves a leaf it does not know).
+//
+// On a normal end, release() SIGKILLs it (it has nothing left to do: ctxrun did the teardown) and
+// reaps it: no process of ctxrun's outlives the run, and nothing is left for another process to
+// reap, even under a PID 1 that never reaps. When ctxrun dies instead, the socket reaches EOF, the
+// guardian is re-parented (the kernel gives it an ordinary exit signal then), and it:
+//  - cgroup: kills the leaf (cgroup.kill), waits for it to empty, removes it and any cgroup below;
 //  - run marker: SIGKILLs every process whose environment carries the run's CTXRUN_RUN_ID (how a
 //    subreaper's tree is found once ctxrun, its root, is gone), until none is left;
 //  - process group: SIGKILLs the group.
@@ -18,6 +24,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "ctxrun/unique_fd.h"
 
@@ -28,29 +35,39 @@ class Guardian {
   // Starts the guardian; nullopt (errno set) if it could not be started.
   static std::optional<Guardian> start() noexcept;
 
-  Guardian(Guardian&&) noexcept = default;
-  Guardian& operator=(Guardian&&) noexcept = default;
+  Guardian(Guardian&& other) noexcept
+      : orders_(std::move(other.orders_)), pidfd_(std::move(other.pidfd_)), pid_(std::exchange(other.pid_, std::nullopt)) {}
+  Guardian& operator=(Guardian&& other) noexcept {
+    if (this != &other) {
+      release();
+      orders_ = std::move(other.orders_);
+      pidfd_ = std::move(other.pidfd_);
+      pid_ = std::exchange(other.pid_, std::nullopt);
+    }
+    return *this;
+  }
   ~Guardian() { release(); }
+
+  // The guardian's pid while it runs: a child of ctxrun that is not part of the tree.
+  std::optional<pid_t> pid() const noexcept { return pid_; }
 
   // Orders, each a line: "cgroup PATH", "marker ID", "pgroup PGID".
   void order(const std::string& line) noexcept;
 
-  // ctxrun is ending normally: the guardian exits without doing anything; waits until it has.
-  // Idempotent.
+  // ctxrun is ending normally: the guardian is ended (it has nothing to do) and reaped before this
+  // returns. Idempotent.
   void release() noexcept;
 
  private:
   Guardian() = default;
-  unique_fd orders_;  // write end; the guardian reads
-  unique_fd exited_;  // read end; EOF once the guardian has exited
+  unique_fd orders_;            // ctxrun's end of the orders socket
+  unique_fd pidfd_;             // the guardian's pidfd (empty on kernels without clone3)
+  std::optional<pid_t> pid_;    // until reaped
 };
 
 // The value of CTXRUN_RUN_ID for this run: the inherited one (if any), ':', this run's id.
 // Processes of the tree inherit it; a guardian finds them by their id in that list.
 std::string make_run_marker(const std::string& inherited, const std::string& own_id);
 
-// Runs the guardian's side of `orders` (the text received), as after ctxrun's death. Exposed for
-// tests; returns the number of processes killed.
-int guardian_teardown(const std::string& orders);
 
 }  // namespace ctxrun

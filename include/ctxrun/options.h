@@ -41,6 +41,7 @@ struct RunOptions {
   std::string report_path;                          // --report: where to write the JSON outcome
   bool remaining = false;                           // --remaining: print the budget, run nothing
   std::string remaining_format = "seconds";         // --format: seconds, ms or go
+  std::optional<pid_t> enclosing_ctxrun;            // the ctxrun whose tree this one is in (CTXRUN_RUN_ID)
 };
 
 }  // namespace ctxrun

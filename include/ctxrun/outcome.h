@@ -35,6 +35,7 @@ struct Outcome {
   int command_status = 0;        // raw wait status of the command
   int spawn_exit = 0;            // 125/126/127 when the command could not be started
   bool command_started = false;  // false: the context ended (or spawn failed) before exec
+  bool tree_refused_command = false;  // spawn failed as the command entered the tree (a cgroup leaf it may not join)
   std::vector<TeardownStep> teardown;
   int processes_torn_down = 0;   // distinct processes signalled by teardown
   std::vector<ProcessInfo> survivors;  // processes still there after the last teardown step

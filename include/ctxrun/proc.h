@@ -20,6 +20,14 @@ struct ProcessInfo {
   std::string name;             // comm, at most 15 characters
 };
 
+// Whether /proc is this process's own: a procfs mounted for its PID namespace, so that /proc/PID
+// names the process that has PID here. False when /proc is missing, an empty directory, or the
+// procfs of another PID namespace (a container started with the host's /proc, `unshare --pid`
+// without --mount-proc): then nothing in /proc may be taken to describe a pid of ours. Decided once.
+bool proc_is_ours() noexcept;
+// Why not, for messages: "/proc is not mounted", "/proc belongs to another PID namespace"; "" if ours.
+const char* proc_problem() noexcept;
+
 // The process `pid`, or nullopt if there is none (or it could not be read).
 std::optional<ProcessInfo> read_process(pid_t pid);
 
@@ -29,10 +37,20 @@ std::optional<std::vector<ProcessInfo>> scan_processes();
 // The processes in `all` whose chain of parents leads to `root` (root itself excluded).
 std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInfo>& all);
 
+// Whether `p` is another ctxrun (either personality): its executable is the same file as this
+// process's. Only a process whose name could be ctxrun's is looked at closely.
+bool is_ctxrun(const ProcessInfo& p);
+
 // Sends `sig` to the process `p` names, only if that process still exists: a pidfd is opened and
 // the start time compared, so a pid that was reaped and reused by another process is never
 // signalled. With `then_cont`, SIGCONT follows on the same pidfd (a stopped process must see the
-// signal). Returns true if the signal was sent.
+// signal). Returns true if the signal was sent. Only "no such process" counts as gone: when the
+// pidfd or /proc cannot be opened for another reason (EMFILE, ENOMEM), the signal still goes, by
+// the best means left.
 bool signal_process(const ProcessInfo& p, int sig, bool then_cont) noexcept;
+
+// pidfd_open(2) and pidfd_send_signal(2): -1 with errno on failure (ENOSYS before Linux 5.3).
+int open_pidfd(pid_t pid) noexcept;
+int send_signal_pidfd(int pidfd, int sig) noexcept;
 
 }  // namespace ctxrun

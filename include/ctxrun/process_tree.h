@@ -1,8 +1,14 @@
 // ProcessTree: which processes belong to a run, so that teardown can reach every one of them.
 //
-// A backend is chosen once per run (make_process_tree) and driven by the runner: prepare() before
-// the command is spawned, prepare_child() in the child between fork and exec, started() after the
-// spawn, then members() as often as teardown needs. The runner does all the signalling and reaping.
+// A backend is chosen once per run (make_process_tree) before the command is spawned and driven by
+// the runner: prepare_child() in the child between fork and exec, started() after the spawn, then
+// members() and signal_all() as often as teardown needs. The runner does all the reaping.
+//
+// Nested runs: a ctxrun in the tree (either personality, recognised by its executable) owns its
+// subtree. Every signal but SIGKILL goes to that inner ctxrun and not below it, so that it stops
+// its subtree by its own policy (its --signal, its grace) and each process gets one stop signal,
+// not one per level; SIGKILL, and cgroup.kill, still reach everything. This needs a /proc of our
+// PID namespace; without one each process is signalled directly.
 //
 // Backends (DESIGN.md §2):
 //  - cgroup: a fresh cgroup v2 leaf per run (cgroup.h); the command moves in before exec, so the
@@ -13,12 +19,20 @@
 //    stays in the caller's process group, so the terminal treats it as if ctxrun were not there.
 //  - pgroup: the command leads a new process group; members are that group's processes. Portable,
 //    but a process that calls setsid or setpgid leaves the tree: it is the negative control and the
-//    fallback where /proc or subreaping is missing.
+//    fallback where /proc or subreaping is missing. Without a /proc of our own it signals and
+//    probes the group as a whole (kill(-pgid, 0)) until the group is really gone.
+//
+// /proc is used only where it is ours (proc_is_ours): a container started with the host's /proc,
+// or none, makes `auto` skip the subreaper backend (and --tree=subreaper fail, saying why); the
+// cgroup backend then signals the pids of cgroup.procs through pidfds, each checked to be still in
+// the leaf once its pidfd pins it.
 #pragma once
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -51,8 +65,10 @@ class ProcessTree {
   virtual bool gone(bool has_children) { return !has_children || members().empty(); }
 
   // Sends `sig` once to every live member, followed by SIGCONT when `then_cont`, except members
-  // of process group `skip_pgid` (0: none). Returns the processes signalled.
-  virtual std::vector<ProcessInfo> signal_all(int sig, bool then_cont, pid_t skip_pgid);
+  // of process group `skip_pgid` (as /proc or getpgid() shows it: 0 is a group whose leader is
+  // outside our PID namespace, a real value here) and, unless `sig` is SIGKILL, except the
+  // subtrees of nested ctxruns. Returns the processes signalled.
+  virtual std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid);
 
   // A descriptor that poll() reports with POLLPRI when the tree may have become empty, for
   // backends that learn it otherwise than by SIGCHLD; -1 if none. After it fires, gone() must be
@@ -68,16 +84,33 @@ class ProcessTree {
   virtual std::string guardian_order() const { return {}; }
 
  protected:
-  pid_t command_ = 0;
+  std::optional<pid_t> command_;  // once started
 };
 
-// Makes the backend `kind` (automatic: the strongest that works here). Must be called before the
-// command is spawned, and after become_subreaper(), whose outcome it takes into account. On failure returns a message naming
-// the reason, ready to print after "ctxrun: ". `why` receives, for automatic, why it chose as it did.
+// Drops from `members` every process below a nested ctxrun (one of `members` that is_ctxrun), by
+// their parent links: the inner ctxrun stays, its subtree is its own to stop.
+void drop_nested_subtrees(std::vector<ProcessInfo>& members);
+
+// What make_process_tree needs to know of the run besides the kind.
+struct TreeSetup {
+  TreeKind kind = TreeKind::automatic;
+  // Hears each guardian order ("cgroup PATH") before what it names exists, so that ctxrun killed
+  // at any moment leaves nothing its guardian does not know of.
+  std::function<void(const std::string&)> tell_guardian;
+  // ctxrun's own helper (the guardian): a child of ctxrun that is not part of the tree.
+  std::optional<pid_t> own_helper;
+};
+
 // Makes ctxrun a child subreaper: orphans of the tree re-parent to it (every backend profits: ctxrun
 // reaps them and learns of their death by SIGCHLD). Returns 0 or the errno.
 int become_subreaper() noexcept;
 
-std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(TreeKind kind, std::string& why);
+// Makes the backend `setup.kind` (automatic: the strongest that works here; `skip_cgroup` leaves
+// the cgroup backend out, after the command could not enter a leaf). Must be called before the
+// command is spawned, and after become_subreaper(), whose outcome it takes into account. On
+// failure returns a message naming the reason, ready to print after "ctxrun: ". `why` receives,
+// for automatic, why it chose as it did.
+std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(const TreeSetup& setup, std::string& why,
+                                                                          bool skip_cgroup = false);
 
 }  // namespace ctxrun

@@ -24,6 +24,7 @@ struct SpawnFailure {
   int error = 0;            // errno of the failing step
   bool before_exec = false; // fork or child preparation failed (ctxrun's own failure: 125)
   bool in_fork = false;     // fork() itself failed
+  bool in_tree_setup = false;  // the command could not enter the tree (ProcessTree::prepare_child)
   // Exit status that tells the caller: 127 not found, 126 found but not executable, 125 otherwise.
   int exit_status() const noexcept;
 };

@@ -66,7 +66,7 @@ TEST_CASE("nested: --no-inherit ignores the outer budget (the outer still tears 
   NoSurvivors guard;
   auto exit = run({"-t", "300ms", kCtxrun, "--no-inherit", "-t", "1h", kHelper, "hang", "3"});
   CHECK_MESSAGE(exit.exited(124), exit.describe());
-  CHECK(exit.err.find("ctxrun: context canceled (SIGTERM)") != std::string::npos);
+  CHECK(exit.err.find("ctxrun: context canceled (SIGTERM from the enclosing ctxrun)") != std::string::npos);
   CHECK(exit.err.find("inherited") == std::string::npos);
 }
 
