@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <vector>
 
@@ -22,12 +21,23 @@
 namespace ctxrun {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+// The whole file, or nullopt with errno set when it cannot be opened or read.
+std::optional<std::string> read_text(const std::string& path) {
+  unique_fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) return text;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
 }
+
+// The file's text; "" if it cannot be read (a cgroup removed meanwhile has no processes).
+std::string read_file(const std::string& path) { return read_text(path).value_or(std::string()); }
 
 bool write_file(const std::string& path, std::string_view text) {
   unique_fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
@@ -77,10 +87,10 @@ std::optional<std::string> cgroup2_mount() {
 }
 
 std::variant<CgroupLeaf, std::string> CgroupLeaf::create(const std::function<void(const std::string&)>& before_mkdir) {
+  // Told apart from "no hierarchy": a /proc that cannot be read, or no descriptor left to read it.
+  if (!read_text("/proc/self/mountinfo")) return fmt::format("cannot read /proc/self/mountinfo: {}", std::strerror(errno));
   auto mount = cgroup2_mount();
-  if (!mount) return std::string(proc_is_ours() || access("/proc/self/mountinfo", R_OK) == 0
-                                     ? "no cgroup v2 hierarchy is mounted"
-                                     : "/proc/self/mountinfo cannot be read");
+  if (!mount) return std::string("no cgroup v2 hierarchy is mounted");
   auto own = own_cgroup();
   if (!own) return std::string("ctxrun's cgroup v2 path is not in /proc/self/cgroup");
   std::string parent = *mount + (*own == "/" ? "" : *own);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <system_error>
 
 #include "ctxrun/cli.h"
 #include "ctxrun/gnu_timeout.h"
@@ -60,7 +61,14 @@ int main(int argc, char** argv) {
   // 3. The context: inherited deadline, --deadline and --timeout; the earliest wins.
   auto started = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
   auto started_steady = std::chrono::steady_clock::now();
-  ContextPtr ctx = make_run_context(options);
+  ContextPtr ctx;
+  try {
+    ctx = make_run_context(options);
+  } catch (const std::system_error& e) {
+    // Its descriptors could not be made (EMFILE, ENOMEM): a context that could never end is refused.
+    log::error("cannot make the context: {}", e.code().message());
+    return 125;
+  }
   if (options.remaining) return print_remaining(ctx->deadline(), options.remaining_format);
   // 4. The guardian that finishes teardown if ctxrun is killed; started before ctxrun becomes a
   //    subreaper and before the tree is made, so that it is not part of the tree. The run marker

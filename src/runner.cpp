@@ -38,13 +38,17 @@ std::string millis(std::chrono::nanoseconds d) {
 // "1 process", "3 processes".
 std::string processes(std::size_t n) { return fmt::format("{} process{}", n, n == 1 ? "" : "es"); }
 
-unique_fd one_shot_timer(std::chrono::nanoseconds after) {
-  unique_fd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+void disarm(int fd) {
+  itimerspec none{};
+  timerfd_settime(fd, 0, &none, nullptr);
+}
+
+// Arms the one-shot timer `fd` to fire `after` from now (re-arming resets what it counted).
+void arm(int fd, std::chrono::nanoseconds after) {
   itimerspec spec{};
   auto ns = std::max(after.count(), std::chrono::nanoseconds::rep{1});
   spec.it_value = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  timerfd_settime(fd.get(), 0, &spec, nullptr);
-  return fd;
+  timerfd_settime(fd, 0, &spec, nullptr);
 }
 
 class Run {
@@ -74,6 +78,9 @@ class Run {
   ContextPtr ctx_;
   SignalRegime& signals_;
   ProcessTree& tree_;
+  // The grace period's timer, then the kill phase's limit: made before the spawn, so that teardown
+  // needs no descriptor it might not get (a caller that left ctxrun few).
+  unique_fd timer_;
   Outcome out_;
   Clock::time_point start_ = Clock::now();
   pid_t command_ = 0;         // the command's pid while it is not reaped; 0 after
@@ -176,7 +183,7 @@ void Run::count(const std::vector<ProcessInfo>& signalled) {
 
 void Run::kill_phase() {
   auto began = Clock::now();
-  auto limit = one_shot_timer(kKillPhaseLimit);
+  arm(timer_.get(), kKillPhaseLimit);
   std::set<std::pair<pid_t, std::uint64_t>> killed;
   int sweeps = 0;
   while (true) {
@@ -190,7 +197,7 @@ void Run::kill_phase() {
     }
     reap();
     if (tree_gone()) break;
-    if (wait_for(limit.get(), false).timer) {
+    if (wait_for(timer_.get(), false).timer) {
       reap();
       if (tree_gone()) break;
       out_.survivors = tree_.members();
@@ -200,8 +207,9 @@ void Run::kill_phase() {
   }
   auto took = Clock::now() - began;
   out_.teardown.push_back({.signal = SIGKILL, .processes = static_cast<int>(killed.size()), .took = took});
-  log::verbose("SIGKILL to {} in {} sweep{}; tree gone after {}", processes(killed.size()), sweeps,
-               sweeps == 1 ? "" : "s", millis(took));
+  log::verbose("SIGKILL to {} in {} sweep{}; {} after {}", processes(killed.size()), sweeps, sweeps == 1 ? "" : "s",
+               out_.survivors.empty() ? "tree gone" : fmt::format("{} still there", processes(out_.survivors.size())),
+               millis(took));
   for (const auto& p : out_.survivors)
     log::error("process {} ({}) survived teardown (state {})", p.pid, p.name, p.state);
 }
@@ -212,8 +220,8 @@ void Run::teardown(int first_signal, std::optional<pid_t> skip_pgid) {
     auto began = Clock::now();
     // The grace runs from the moment teardown starts, not from when the last process of a big
     // tree has been signalled (as GNU timeout arms -k before it signals).
-    unique_fd grace;
-    if (opt_.kill_after) grace = one_shot_timer(*opt_.kill_after);
+    if (opt_.kill_after) arm(timer_.get(), *opt_.kill_after);
+    else disarm(timer_.get());  // no grace limit: the first signal alone, for as long as it takes
     bool then_cont = first_signal != SIGCONT && first_signal != SIGSTOP;
     auto signalled = tree_.signal_all(first_signal, then_cont, skip_pgid);
     count(signalled);
@@ -229,7 +237,7 @@ void Run::teardown(int first_signal, std::optional<pid_t> skip_pgid) {
       return;
     }
     while (!escalate_) {
-      if (wait_for(grace.get(), false).timer) {
+      if (wait_for(timer_.get(), false).timer) {
         log::verbose("grace period of {} over", format_duration(*opt_.kill_after));
         break;
       }
@@ -300,6 +308,12 @@ Outcome Run::go() {
     out_.cause = ctx_->cause();
     return out_;
   }
+  timer_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!timer_) {
+    out_.ending = Ending::error;
+    out_.error = fmt::format("cannot create a timer: {}", std::strerror(errno));
+    return out_;
+  }
   auto env = command_environment();
   auto spawned = spawn(SpawnRequest{.argv = opt_.command, .env = env, .signals = signals_, .tree = tree_});
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
@@ -308,6 +322,8 @@ Outcome Run::go() {
     out_.tree_refused_command = failure->in_tree_setup;
     out_.error = failure->in_tree_setup
                      ? fmt::format("the command could not enter the {} tree: {}", tree_.name(), std::strerror(failure->error))
+                 : failure->before_exec
+                     ? fmt::format("cannot start command '{}': {}", opt_.command[0], std::strerror(failure->error))
                      : fmt::format("failed to run command '{}': {}", opt_.command[0], std::strerror(failure->error));
     return out_;
   }
@@ -327,7 +343,7 @@ Outcome Run::go() {
   if (command_ == 0 && !ended_by_context) after_command_exit();
   else end_context();
   out_.processes_torn_down = static_cast<int>(torn_down_.size());
-  log::verbose("reaped {} orphaned processes besides the command", adopted_reaped_);
+  log::verbose("reaped {} orphaned process{} besides the command", adopted_reaped_, adopted_reaped_ == 1 ? "" : "es");
   return out_;
 }
 
