@@ -106,7 +106,9 @@ class PgroupTree final : public ProcessTree {
     if (group_exists()) group.push_back(ProcessInfo{.pid = *command_, .pgid = *command_});
     return group;
   }
-  bool gone(bool) override { return members().empty(); }
+  // As a subreaper, ctxrun outlives every member's parent chain: no child left means no member left
+  // (a member is the command or one of its descendants). Otherwise it must look.
+  bool gone(bool has_children) override { return (subreaper_ && !has_children) || members().empty(); }
   // One kill() reaches the whole group at once: the kernel lets no member fork past it. Where a
   // nested ctxrun is in the group, its subtree is left to it: then each process is signalled.
   std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {
@@ -123,6 +125,10 @@ class PgroupTree final : public ProcessTree {
   }
 
  private:
+  bool subreaper_ = [] {
+    int flag = 0;
+    return prctl(PR_GET_CHILD_SUBREAPER, &flag) == 0 && flag != 0;
+  }();
   // kill(-pgid, 0): ESRCH once no process is left in the group. ctxrun reaps before it asks, so a
   // zombie of its own does not count.
   bool group_exists() const { return ::kill(-*command_, 0) == 0 || errno != ESRCH; }
