@@ -194,8 +194,8 @@ void Run::kill_phase() {
   }
   auto took = Clock::now() - began;
   out_.teardown.push_back({.signal = SIGKILL, .processes = static_cast<int>(killed.size()), .took = took});
-  log::verbose("SIGKILL to {} in {} sweep{}; tree gone after {}", processes(killed.size()), sweeps,
-               sweeps == 1 ? "" : "s", millis(took));
+  log::verbose("SIGKILL to {} in {} sweep{}; {} after {}", processes(killed.size()), sweeps, sweeps == 1 ? "" : "s",
+               out_.survivors.empty() ? "tree gone" : processes(out_.survivors.size()) + " left", millis(took));
   for (const auto& p : out_.survivors)
     log::error("process {} ({}) survived teardown (state {})", p.pid, p.name, p.state);
 }
@@ -317,7 +317,7 @@ Outcome Run::go() {
   if (command_ == 0 && !ended_by_context) after_command_exit();
   else end_context();
   out_.processes_torn_down = static_cast<int>(torn_down_.size());
-  log::verbose("reaped {} orphaned processes besides the command", adopted_reaped_);
+  log::verbose("reaped {} orphaned process{} besides the command", adopted_reaped_, adopted_reaped_ == 1 ? "" : "es");
   return out_;
 }
 
