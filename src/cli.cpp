@@ -3,8 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <cstdio>
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "ctxrun/log.h"
 #include "ctxrun/signals.h"
@@ -28,19 +31,148 @@ Exit status: the command's own when it ends in time; 124 when the deadline passe
 cancelling signal (INT, TERM, HUP, QUIT) ctxrun dies of that signal after teardown; 125 when
 ctxrun fails; 126 when the command cannot be run; 127 when it is not found.)EX";
 
-template <typename T>
-bool take(const std::variant<T, std::string>& parsed, T& into) {
-  if (auto* error = std::get_if<std::string>(&parsed)) {
-    log::error("{}", *error);
-    return false;
+// Options as getopt_long reads them. CLI11 alone would take `--timeout=` (an empty attached value)
+// as "no value" and eat the next argument as the value, and says what is wrong in its own words;
+// this pass reads argv exactly as getopt_long("+...") does (options end at the first operand or
+// "--"; "-tVALUE", "-t VALUE", "--timeout=VALUE", "--timeout VALUE"; short flags may be grouped),
+// rejects what ctxrun does not take, and hands CLI11 an argv with nothing left to interpret:
+// "--name=VALUE" for each option, then "--" and the operands.
+struct OptionSpec {
+  char short_name;  // 0 if none
+  const char* long_name;
+  bool takes_value;
+};
+
+constexpr OptionSpec kOptions[] = {
+    {'t', "timeout", true},     {'d', "deadline", true},      {'s', "signal", true},
+    {'k', "kill-after", true},  {0, "orphans", true},         {0, "tree", true},
+    {0, "format", true},        {0, "report", true},          {0, "preserve-status", false},
+    {0, "no-inherit", false},   {0, "remaining", false},      {'v', "verbose", false},
+    {'q', "quiet", false},      {'h', "help", false},         {0, "version", false},
+};
+
+struct Scanned {
+  std::vector<std::string> normalized;  // argv for CLI11
+  std::vector<std::string> operands;    // the command
+  std::string report_path;              // --report, once read
+  std::string error;                    // the usage error, "" if none
+  bool help_or_version = false;
+};
+
+std::string usage_error(std::string_view what) { return fmt::format("{} (see 'ctxrun --help')", what); }
+
+Scanned scan(int argc, char** argv) {
+  Scanned out;
+  out.normalized.emplace_back(argc > 0 && argv[0] ? argv[0] : "ctxrun");
+  std::vector<const OptionSpec*> given;
+  // Records one option; false (with out.error set) if it cannot be taken.
+  auto take = [&](const OptionSpec& spec, std::optional<std::string_view> value) {
+    std::string name = std::string("--") + spec.long_name;
+    if (spec.takes_value && std::find(given.begin(), given.end(), &spec) != given.end()) {
+      // A second value is refused rather than silently replacing the first: a second --timeout
+      // that lengthened a budget a wrapper script had set would be the worst surprise here.
+      out.error = usage_error(name + " given twice");
+      return false;
+    }
+    if (spec.takes_value && value->empty()) {
+      out.error = usage_error("empty value for " + name);
+      return false;
+    }
+    given.push_back(&spec);
+    if (spec.short_name == 'h' || std::string_view(spec.long_name) == "version") out.help_or_version = true;
+    if (std::string_view(spec.long_name) == "report") out.report_path = *value;
+    out.normalized.push_back(spec.takes_value ? name + "=" + std::string(*value) : name);
+    return true;
+  };
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') break;  // the first operand ("-" is one)
+    if (arg[1] == '-') {
+      auto eq = arg.find('=');
+      std::string_view name = arg.substr(2, eq == std::string_view::npos ? std::string_view::npos : eq - 2);
+      const OptionSpec* spec = nullptr;
+      for (const auto& o : kOptions)
+        if (name == o.long_name) spec = &o;
+      if (!spec) {
+        out.error = usage_error(fmt::format("unknown option '--{}'", name));
+        return out;
+      }
+      std::optional<std::string_view> value;
+      if (eq != std::string_view::npos) {
+        if (!spec->takes_value) {
+          out.error = usage_error(fmt::format("--{} takes no value", name));
+          return out;
+        }
+        value = arg.substr(eq + 1);
+      } else if (spec->takes_value) {
+        if (i + 1 >= argc) {
+          out.error = usage_error(fmt::format("--{} needs a value", name));
+          return out;
+        }
+        value = argv[++i];
+      }
+      if (!take(*spec, value)) return out;
+      continue;
+    }
+    // A group of short options: flags, then at most one option with a value, which takes the rest
+    // of the group or else the next argument.
+    for (std::size_t j = 1; j < arg.size(); ++j) {
+      const OptionSpec* spec = nullptr;
+      for (const auto& o : kOptions)
+        if (o.short_name != 0 && o.short_name == arg[j]) spec = &o;
+      if (!spec) {
+        out.error = usage_error(fmt::format("unknown option '-{}'", arg[j]));
+        return out;
+      }
+      if (!spec->takes_value) {
+        if (!take(*spec, std::nullopt)) return out;
+        continue;
+      }
+      std::optional<std::string_view> value;
+      if (j + 1 < arg.size()) value = arg.substr(j + 1);
+      else if (i + 1 < argc) value = argv[++i];
+      else {
+        out.error = usage_error(fmt::format("--{} needs a value", spec->long_name));
+        return out;
+      }
+      if (!take(*spec, value)) return out;
+      break;
+    }
   }
-  into = std::get<T>(parsed);
-  return true;
+  out.operands.assign(argv + i, argv + argc);
+  // --help and --version stand alone: anything beside them is a mistake worth hearing about.
+  if (out.help_or_version && (given.size() > 1 || !out.operands.empty())) {
+    bool help = std::any_of(given.begin(), given.end(), [](const OptionSpec* o) { return o->short_name == 'h'; });
+    out.error = fmt::format("{} takes no other arguments", help ? "--help" : "--version");
+    return out;
+  }
+  if (!out.operands.empty()) {
+    out.normalized.emplace_back("--");
+    out.normalized.insert(out.normalized.end(), out.operands.begin(), out.operands.end());
+  }
+  return out;
+}
+
+// Writes what --help or --version prints; 0, or 125 with the reason once it cannot be written.
+ExitNow print_out(const std::string& text) {
+  if (int error = log::write_out(text)) return ExitNow{.status = 125, .error = fmt::format("write error: {}", std::strerror(error))};
+  return ExitNow{.status = 0};
 }
 
 }  // namespace
 
 std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
+  Scanned scanned = scan(argc, argv);
+  // From here on every usage error is reported once the report's path is known.
+  RunOptions known{.command = scanned.operands, .report_path = scanned.report_path};
+  auto usage = [&](std::string message) { return ExitNow{.status = 125, .error = std::move(message), .options = known}; };
+  if (!scanned.error.empty()) return usage(scanned.error);
+
   CLI::App app{"Run a command under a deadline; when the deadline passes, a cancelling signal\n"
                "arrives or the command ends, tear down its whole process tree.",
                "ctxrun"};
@@ -72,7 +204,7 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
                "Ignore the deadline inherited in CTXRUN_DEADLINE (breaks the caller's budget on purpose)");
   app.add_flag("--remaining", remaining,
                "Print the time left of the inherited deadline (inf if none) and exit; no command");
-  app.add_option("--format", format, "For --remaining: seconds (default, 12.345), ms (12345) or go (12.345s)")
+  app.add_option("--format", format, "For --remaining: seconds (default, 12.345), ms (12345) or go (1m2.5s)")
       ->type_name("FORMAT");
   app.add_option("--report", report, "When ctxrun ends, write what happened as JSON to FILE (atomically)")
       ->type_name("FILE");
@@ -80,104 +212,85 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Print nothing but errors");
 
   try {
-    app.parse(argc, argv);
+    // The argv scan() made: every option as --name or --name=VALUE, operands after "--". Built
+    // in reverse, as CLI11 takes a vector of arguments (last one first).
+    std::vector<std::string> args(scanned.normalized.rbegin(), scanned.normalized.rend() - 1);
+    app.parse(args);
   } catch (const CLI::CallForHelp&) {
     // CLI11 2.1 has no usage() setter: name the operands in its usage line ourselves.
     std::string help = app.help();
     if (auto at = help.find("Usage: ctxrun [OPTIONS]"); at != std::string::npos)
       help.replace(at, 23, "Usage: ctxrun [OPTIONS] [--] COMMAND [ARG]...");
-    std::fputs(help.c_str(), stdout);
-    return ExitNow{0};
+    return print_out(help);
   } catch (const CLI::CallForVersion&) {
-    std::printf("ctxrun %s\n", kVersion);
-    return ExitNow{0};
+    return print_out(fmt::format("ctxrun {}\n", kVersion));
   } catch (const CLI::ParseError& e) {
-    log::error("{} (see 'ctxrun --help')", e.what());
-    return ExitNow{125};
+    // scan() has refused what CLI11 would; kept so that no CLI11 exit code can leak out.
+    return usage(usage_error(e.what()));
   }
 
   RunOptions options;
-  options.command = app.remaining();
-  if (!options.command.empty() && options.command.front() == "--") options.command.erase(options.command.begin());
-  if (remaining && !options.command.empty()) {
-    log::error("--remaining takes no command (see 'ctxrun --help')");
-    return ExitNow{125};
-  }
-  if (!remaining && app.count("--format")) {
-    log::error("--format applies to --remaining only");
-    return ExitNow{125};
-  }
-  if (format != "seconds" && format != "ms" && format != "go") {
-    log::error("invalid --format '{}' (seconds, ms or go)", format);
-    return ExitNow{125};
-  }
-  if (options.command.empty() && !remaining) {
-    log::error("missing command (see 'ctxrun --help')");
-    return ExitNow{125};
-  }
-  if (const auto& first = options.command.empty() ? std::string() : options.command.front();
-      first.size() > 1 && first[0] == '-' && app.remaining().front() != "--") {
-    log::error("unknown option '{}' (see 'ctxrun --help')", first);
-    return ExitNow{125};
-  }
-  if (verbose && quiet) {
-    log::error("--verbose and --quiet exclude each other");
-    return ExitNow{125};
-  }
+  options.command = scanned.operands;
+  options.report_path = report;
+  if (remaining && !options.command.empty()) return usage("--remaining takes no command (see 'ctxrun --help')");
+  if (remaining && !report.empty()) return usage("--report applies to a run, not to --remaining");
+  if (!remaining && app.count("--format")) return usage("--format applies to --remaining only");
+  if (format != "seconds" && format != "ms" && format != "go")
+    return usage(fmt::format("invalid --format '{}' (seconds, ms or go)", format));
+  if (options.command.empty() && !remaining) return usage("missing command (see 'ctxrun --help')");
+  if (verbose && quiet) return usage("--verbose and --quiet exclude each other");
   options.verbosity = quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal;
   log::configure("ctxrun", options.verbosity);
 
+  // Each value parser's own message names the bad value.
+  auto bad = [](const auto& parsed) { return std::holds_alternative<std::string>(parsed); };
   if (app.count("--timeout")) {
-    Duration d;
-    if (!take(parse_duration(timeout), d)) return ExitNow{125};
+    auto parsed = parse_duration(timeout);
+    if (bad(parsed)) return usage(std::get<std::string>(parsed));
+    Duration d = std::get<Duration>(parsed);
     if (d.clamped) log::verbose("timeout '{}' is too large to represent: no deadline", timeout);
     if (!d.unbounded()) options.timeout = d.value;
     options.timeout_text = timeout;
   }
   if (app.count("--deadline")) {
-    wall_time t;
-    if (!take(parse_deadline(deadline), t)) return ExitNow{125};
-    options.deadline = t;
+    auto parsed = parse_deadline(deadline);
+    if (bad(parsed)) return usage(std::get<std::string>(parsed));
+    options.deadline = std::get<wall_time>(parsed);
     options.deadline_text = deadline;
   }
-  if (app.count("--signal") && !take(parse_signal(signal), options.signal)) return ExitNow{125};
+  if (app.count("--signal")) {
+    auto parsed = parse_signal(signal);
+    if (bad(parsed)) return usage(std::get<std::string>(parsed));
+    options.signal = std::get<int>(parsed);
+  }
   if (app.count("--kill-after")) {
-    Duration d;
-    if (!take(parse_duration(kill_after), d)) return ExitNow{125};
+    auto parsed = parse_duration(kill_after);
+    if (bad(parsed)) return usage(std::get<std::string>(parsed));
+    Duration d = std::get<Duration>(parsed);
     if (d.unbounded()) options.kill_after.reset();
     else options.kill_after = d.value;
   }
   if (orphans == "kill") options.orphans = OrphanPolicy::kill;
   else if (orphans == "wait") options.orphans = OrphanPolicy::wait;
   else if (orphans == "leave") options.orphans = OrphanPolicy::leave;
-  else {
-    log::error("invalid --orphans '{}' (kill, wait or leave)", orphans);
-    return ExitNow{125};
-  }
+  else return usage(fmt::format("invalid --orphans '{}' (kill, wait or leave)", orphans));
   if (tree == "auto") options.tree = TreeKind::automatic;
   else if (tree == "cgroup") options.tree = TreeKind::cgroup;
   else if (tree == "subreaper") options.tree = TreeKind::subreaper;
   else if (tree == "pgroup") options.tree = TreeKind::pgroup;
-  else {
-    log::error("invalid --tree '{}' (auto, cgroup, subreaper or pgroup)", tree);
-    return ExitNow{125};
-  }
+  else return usage(fmt::format("invalid --tree '{}' (auto, cgroup, subreaper or pgroup)", tree));
   if (!no_inherit) {
     if (const char* inherited = std::getenv("CTXRUN_DEADLINE")) {
-      wall_time t;
       auto parsed = parse_unix(inherited);
-      if (std::holds_alternative<std::string>(parsed)) {
-        log::error("invalid CTXRUN_DEADLINE '{}' (expected seconds since the epoch like 1764090000.25; "
-                   "--no-inherit ignores it)", inherited);
-        return ExitNow{125};
-      }
-      t = std::get<wall_time>(parsed);
-      options.inherited_deadline = t;
+      if (bad(parsed))
+        return usage(fmt::format("invalid CTXRUN_DEADLINE '{}' (expected seconds since the epoch like "
+                                 "1764090000.25; --no-inherit ignores it)",
+                                 inherited));
+      options.inherited_deadline = std::get<wall_time>(parsed);
       options.inherited_text = inherited;
     }
   }
   options.preserve_status = preserve;
-  options.report_path = report;
   options.remaining = remaining;
   options.remaining_format = format;
   return options;

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
@@ -31,13 +32,35 @@ const std::string& program() { return g_program; }
 
 bool verbose_enabled() { return g_verbosity == Verbosity::verbose; }
 
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += ch;
+  }
+  return out;
+}
+
+int write_out(std::string_view text) {
+  errno = 0;
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  // ferror() after fflush(): a failed fwrite may have left nothing for fflush to fail on.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) return errno != 0 ? errno : EIO;
+  return 0;
+}
+
 void write_line(Verbosity level, const std::string& message) {
   if (level > g_verbosity) return;
   if (level == Verbosity::verbose && g_verbose_logger) {
-    g_verbose_logger->info(message);
+    g_verbose_logger->info(one_line(message));
     return;
   }
-  std::string line = g_program + ": " + message + "\n";
+  std::string line = g_program + ": " + one_line(message) + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }

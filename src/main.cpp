@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "ctxrun/runner.h"
 #include "random_bits.h"
 
+namespace ctxrun {
 namespace {
 
 // The pid of the ctxrun this one runs under, from the inherited CTXRUN_RUN_ID: its last id, which
@@ -34,6 +36,35 @@ std::optional<pid_t> enclosing_ctxrun() {
   return static_cast<pid_t>(pid);
 }
 
+// When this ctxrun started, for the report.
+struct Started {
+  wall_time wall = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+  std::chrono::steady_clock::time_point steady = std::chrono::steady_clock::now();
+};
+
+// Writes the report, when one was asked for; one that cannot be written is one line on stderr and
+// changes nothing else.
+void report(const RunOptions& options, const Outcome& outcome, const ExitPlan& plan, const Started& started,
+            std::optional<wall_time> deadline, const std::string& backend) {
+  if (options.report_path.empty()) return;
+  auto error = write_report(options.report_path,
+                            ReportFacts{.options = options, .outcome = outcome, .exit = plan, .started = started.wall,
+                                        .elapsed = std::chrono::steady_clock::now() - started.steady,
+                                        .deadline = deadline, .tree_backend = backend});
+  if (!error.empty()) log::error("{}", error);
+}
+
+// An ending in ctxrun's own error, with no command's outcome to tell (a usage error, an internal
+// error): one line, the report if its path is known, 125.
+int end_with_error(const std::string& message, const RunOptions& known, const Started& started) {
+  log::error("{}", message);
+  Outcome outcome;
+  outcome.error = message;  // Ending::error
+  ExitPlan plan = plan_exit(outcome, false);
+  report(known, outcome, plan, started, std::nullopt, "none");
+  return plan.status;
+}
+
 // Gives this run its id and adds it to CTXRUN_RUN_ID, which the command inherits.
 std::string mark_run() {
   std::string id = fmt::format("{}-{:x}", getpid(), ctxrun::random_bits());
@@ -42,32 +73,31 @@ std::string mark_run() {
   return id;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  using namespace ctxrun;
-  // 0. Invoked as `timeout`: GNU timeout's command line and behaviour (gnu_timeout.h).
-  if (gnu::invoked_as_timeout(argv[0])) return gnu::timeout_main(argc, argv);
-  // 1. Signals first, so that nothing that arrives from here on is lost.
-  auto signals = SignalRegime::install();
+// ctxrun proper. `options` is filled as soon as the command line is read, so that main's last
+// resort can still write the report.
+int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& started) {
+  // 1. Signals first, so that nothing that arrives from here on is lost. SIGPIPE is ignored: a
+  //    message to a closed pipe must not kill ctxrun before it has torn the tree down (the command
+  //    gets SIGPIPE back as ctxrun was started with it).
+  auto signals = SignalRegime::install(SignalSpec{.ignore = {SIGPIPE}});
   if (!signals) {
     log::error("cannot set up signal handling: {}", std::strerror(errno));
     return 125;
   }
   // 2. The command line.
   auto parsed = parse_command_line(argc, argv);
-  if (auto* exit_now = std::get_if<ExitNow>(&parsed)) return exit_now->status;
-  auto& options = std::get<RunOptions>(parsed);
+  if (auto* exit_now = std::get_if<ExitNow>(&parsed)) {
+    if (exit_now->error.empty()) return exit_now->status;
+    return end_with_error(exit_now->error, exit_now->options, started);
+  }
+  options = std::get<RunOptions>(parsed);
   // 3. The context: inherited deadline, --deadline and --timeout; the earliest wins.
-  auto started = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
-  auto started_steady = std::chrono::steady_clock::now();
   ContextPtr ctx;
   try {
     ctx = make_run_context(options);
   } catch (const std::system_error& e) {
     // Its descriptors could not be made (EMFILE, ENOMEM): a context that could never end is refused.
-    log::error("cannot make the context: {}", e.code().message());
-    return 125;
+    return end_with_error(fmt::format("cannot make the context: {}", e.code().message()), options, started);
   }
   if (options.remaining) return print_remaining(ctx->deadline(), options.remaining_format);
   // 4. The guardian that finishes teardown if ctxrun is killed; started before ctxrun becomes a
@@ -108,13 +138,49 @@ int main(int argc, char** argv) {
   // 7. Say why, write the report, and end as the contract says.
   announce(outcome);
   ExitPlan plan = plan_exit(outcome, options.preserve_status);
-  if (!options.report_path.empty()) {
-    auto error = write_report(options.report_path,
-                              ReportFacts{.options = options, .outcome = outcome, .exit = plan, .started = started,
-                                          .elapsed = std::chrono::steady_clock::now() - started_steady,
-                                          .deadline = ctx->deadline(), .tree_backend = backend});
-    if (!error.empty()) log::error("{}", error);
-  }
+  report(options, outcome, plan, started, ctx->deadline(), backend);
   if (plan.die_of_signal != 0 && getpid() != 1) SignalRegime::die_of(plan.die_of_signal);
   return plan.status;
+}
+
+// What an exception says, without the "ctxrun: " the library's own messages start with.
+std::string what_of(const std::exception& e) {
+  std::string_view what = e.what();
+  if (what.starts_with("ctxrun: ")) what.remove_prefix(8);
+  return std::string(what);
+}
+
+}  // namespace
+}  // namespace ctxrun
+
+int main(int argc, char** argv) {
+  using namespace ctxrun;
+  // Last resort: an exception (no descriptor or no memory left for the context, the command line
+  // or a message) is one line and 125, never an abort. Unwinding to here runs every destructor: a
+  // cgroup leaf is removed, the guardian released. No tree is running then: before run() nothing
+  // has been started, run() itself never throws (it tears down what it started), and after it the
+  // tree is gone.
+  // 0. Invoked as `timeout`: GNU timeout's command line and behaviour (gnu_timeout.h).
+  if (gnu::invoked_as_timeout(argv[0])) {
+    try {
+      return gnu::timeout_main(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: internal error: %s\n", argv[0], log::one_line(what_of(e)).c_str());
+      return 125;
+    }
+  }
+  Started started;
+  RunOptions options;  // once the command line is read: where the report of an internal error goes
+  try {
+    return run_ctxrun(argc, argv, options, started);
+  } catch (const std::exception& e) {
+    try {
+      return end_with_error("internal error: " + what_of(e), options, started);
+    } catch (...) {
+      return 125;  // not even one line could be made
+    }
+  } catch (...) {
+    log::error("internal error: unknown exception");
+    return 125;
+  }
 }

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <cstdio>
+#include <cstring>
 
 #include "ctxrun/duration.h"
 #include "ctxrun/log.h"
@@ -16,19 +16,28 @@ std::string format_remaining(std::chrono::nanoseconds left, const std::string& f
   return fmt::format("{}.{:03}", ms / 1000, ms % 1000);
 }
 
-int print_remaining(std::optional<wall_time> deadline, const std::string& format) {
-  if (!deadline) {
-    std::puts("inf");
-    return 0;
+namespace {
+
+// The value is the point of --remaining: one that cannot be written is a failure, not a 0.
+int print(const std::string& line) {
+  if (int error = log::write_out(line)) {
+    log::error("write error: {}", std::strerror(error));
+    return 125;
   }
+  return 0;
+}
+
+}  // namespace
+
+int print_remaining(std::optional<wall_time> deadline, const std::string& format) {
+  if (!deadline) return print("inf\n");
   auto now = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
   auto left = *deadline - now;
   if (left < std::chrono::milliseconds(1)) {
     log::error("context deadline exceeded (deadline {} has passed)", format_rfc3339(*deadline));
     return 124;
   }
-  std::puts(format_remaining(left, format).c_str());
-  return 0;
+  return print(format_remaining(left, format) + "\n");
 }
 
 }  // namespace ctxrun

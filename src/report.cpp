@@ -1,23 +1,55 @@
 #include "ctxrun/report.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <random>
+#include <string_view>
 
 #include <fmt/format.h>
 
 #include "ctxrun/signals.h"
+#include "ctxrun/unique_fd.h"
 
 namespace ctxrun {
 namespace {
 
+// The length of the valid UTF-8 sequence at the start of `s` (1 to 4), or 0 if there is none there:
+// no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629).
+std::size_t utf8_sequence(std::string_view s) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char b = byte(0);
+  std::size_t n = b < 0x80 ? 1 : b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+  if (n == 0 || s.size() < n) return 0;
+  for (std::size_t i = 1; i < n; ++i)
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+  // The second byte's range where the first byte alone does not settle it.
+  if (b == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
+  if (b == 0xED && byte(1) > 0x9F) return 0;  // surrogate
+  if (b == 0xF0 && byte(1) < 0x90) return 0;  // overlong
+  if (b == 0xF4 && byte(1) > 0x8F) return 0;  // above U+10FFFF
+  return n;
+}
+
+// A JSON string. JSON text must be UTF-8: each byte of `s` that is not part of a valid sequence
+// (argv is bytes, not text) becomes U+FFFD, as Go's encoding/json does (docs/report.md).
 std::string quote(std::string_view s) {
   std::string out = "\"";
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t n = utf8_sequence(s.substr(i));
+      out += n == 0 ? std::string_view("\uFFFD") : s.substr(i, n);
+      i += n == 0 ? 1 : n;
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -73,21 +105,72 @@ std::string report_json(const ReportFacts& f) {
       survivors, o.error.empty() ? "null" : quote(o.error));
 }
 
-std::string write_report(const std::string& path, const ReportFacts& facts) {
-  std::string text = report_json(facts);
-  std::string temp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fmt::format("cannot write report '{}': {}", temp, std::strerror(errno));
-  ssize_t n = ::write(fd, text.data(), text.size());
-  bool ok = n == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
-  int saved = errno;
-  close(fd);
-  if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
-    if (ok) saved = errno;
+namespace {
+
+// Writes all of `text`; 0 or the errno of the failure.
+int write_all(int fd, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? errno : EIO;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
+std::string cannot_write(const std::string& path, int error) {
+  return fmt::format("cannot write report '{}': {}", path, std::strerror(error));
+}
+
+// A device, FIFO, socket, symbolic link (/dev/stdout) or anything else that is not a regular file
+// named directly: renaming over it would replace it, so the report is written into it, as `>>`
+// would: neither created nor truncated (a file behind a link keeps what it holds, such as the
+// command's output when the link is /dev/stdout).
+std::string write_in_place(const std::string& path, const std::string& text) {
+  // O_NONBLOCK for the open only: a FIFO that nobody reads is an error (ENXIO), not a ctxrun that
+  // never ends.
+  unique_fd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return cannot_write(path, errno);
+  if (int flags = fcntl(fd.get(), F_GETFL); flags >= 0) fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  if (int error = write_all(fd.get(), text)) return cannot_write(path, error);
+  return {};
+}
+
+// A regular file, or none yet: a temporary file in the same directory, renamed over `path`. Its
+// name is unpredictable and it is created exclusively, so nothing planted there in advance (a
+// symbolic link to a file root would overwrite) is followed.
+std::string replace(const std::string& path, const std::string& text) {
+  std::size_t slash = path.rfind('/');
+  std::size_t dir_end = slash == std::string::npos ? 0 : slash + 1;
+  std::string prefix = path.substr(0, dir_end) + "." + path.substr(dir_end) + ".";
+  std::string temp;
+  unique_fd fd;
+  for (int attempt = 0; !fd; ++attempt) {
+    std::uint64_t random = 0;
+    if (getrandom(&random, sizeof random, 0) != static_cast<ssize_t>(sizeof random))
+      random = (static_cast<std::uint64_t>(std::random_device()()) << 32) ^ std::random_device()();
+    temp = fmt::format("{}{:016x}.tmp", prefix, random);
+    fd.reset(open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd && (errno != EEXIST || attempt == 100)) return cannot_write(path, errno);
+  }
+  int error = write_all(fd.get(), text);
+  if (error == 0 && fsync(fd.get()) != 0) error = errno;
+  fd.reset();  // after fsync, close has nothing left to report
+  if (error == 0 && rename(temp.c_str(), path.c_str()) != 0) error = errno;
+  if (error != 0) {
     unlink(temp.c_str());
-    return fmt::format("cannot write report '{}': {}", path, std::strerror(saved));
+    return cannot_write(path, error);
   }
   return {};
+}
+
+}  // namespace
+
+std::string write_report(const std::string& path, const ReportFacts& facts) {
+  std::string text = report_json(facts);
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return write_in_place(path, text);
+  return replace(path, text);
 }
 
 }  // namespace ctxrun

@@ -208,8 +208,7 @@ void Run::kill_phase() {
   auto took = Clock::now() - began;
   out_.teardown.push_back({.signal = SIGKILL, .processes = static_cast<int>(killed.size()), .took = took});
   log::verbose("SIGKILL to {} in {} sweep{}; {} after {}", processes(killed.size()), sweeps, sweeps == 1 ? "" : "s",
-               out_.survivors.empty() ? "tree gone" : fmt::format("{} still there", processes(out_.survivors.size())),
-               millis(took));
+               out_.survivors.empty() ? "tree gone" : processes(out_.survivors.size()) + " left", millis(took));
   for (const auto& p : out_.survivors)
     log::error("process {} ({}) survived teardown (state {})", p.pid, p.name, p.state);
 }
@@ -323,7 +322,8 @@ Outcome Run::go() {
     out_.error = failure->in_tree_setup
                      ? fmt::format("the command could not enter the {} tree: {}", tree_.name(), std::strerror(failure->error))
                  : failure->before_exec
-                     ? fmt::format("cannot start command '{}': {}", opt_.command[0], std::strerror(failure->error))
+                     ? fmt::format("cannot start command '{}': {}{}", opt_.command[0], failure->in_fork ? "fork: " : "",
+                                   std::strerror(failure->error))
                      : fmt::format("failed to run command '{}': {}", opt_.command[0], std::strerror(failure->error));
     return out_;
   }

@@ -94,6 +94,7 @@ std::optional<SignalRegime> SignalRegime::install(const SignalSpec& spec) noexce
   sigemptyset(&regime.originally_ignored_);
   sigemptyset(&regime.watched_);
   sigemptyset(&regime.child_default_);
+  sigemptyset(&regime.ignored_here_);
   if (sigprocmask(SIG_SETMASK, nullptr, &regime.original_mask_) != 0) return std::nullopt;
   regime.child_mask_ = regime.original_mask_;
   for (int sig : spec.unblock_in_child) sigdelset(&regime.child_mask_, sig);
@@ -116,6 +117,7 @@ std::optional<SignalRegime> SignalRegime::install(const SignalSpec& spec) noexce
   // SIGCHLD must not be SIG_IGN in ctxrun, or the kernel would reap our children for us.
   watch(SIGCHLD);
   for (int sig : spec.ignore) {
+    sigaddset(&regime.ignored_here_, sig);
     struct sigaction ign {};
     ign.sa_handler = SIG_IGN;
     sigaction(sig, &ign, nullptr);
@@ -136,7 +138,7 @@ void SignalRegime::restore_in_child() const noexcept {
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sigismember(&child_default_, sig) == 1) sigaction(sig, &dfl, nullptr);
     else if (sigismember(&originally_ignored_, sig) == 1) sigaction(sig, &ign, nullptr);
-    else if (sigismember(&watched_, sig) == 1) sigaction(sig, &dfl, nullptr);
+    else if (sigismember(&watched_, sig) == 1 || sigismember(&ignored_here_, sig) == 1) sigaction(sig, &dfl, nullptr);
   }
   sigprocmask(SIG_SETMASK, &child_mask_, nullptr);
 }

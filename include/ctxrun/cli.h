@@ -1,6 +1,7 @@
-// The command line: argv to RunOptions, with CLI11. Every bad input is one line naming the bad
-// value and exit status 125; --help and --version print and exit 0. CLI11's own exit codes never
-// leak out.
+// The command line: argv to RunOptions, read as getopt_long reads it (an empty value is an empty
+// value, never the next argument), filled by CLI11. Every bad input is one line in ctxrun's words
+// naming the option or the bad value, and exit status 125; --help and --version print and exit 0,
+// or 125 if what they print cannot be written. CLI11's own exit codes never leak out.
 #pragma once
 
 #include <variant>
@@ -9,10 +10,13 @@
 
 namespace ctxrun {
 
-// The run options, or the status to exit with at once (after --help, --version, or an error that
-// has been printed).
+// The status to exit with at once: after --help or --version (0), or a usage error (125).
+// `error` is the one line to print ("" when there is none); `options` holds what was read before
+// the error (the command, the --report path), so that a report whose path is known is written.
 struct ExitNow {
   int status = 0;
+  std::string error;
+  RunOptions options;
 };
 std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv);
 

@@ -3,11 +3,16 @@
 // error(): always printed. notice(): the one line that says why the context ended; silenced by
 // -q. verbose(): each step (-v), through spdlog, formatted only when -v is on, so a plain run pays
 // nothing for it.
+//
+// Every message is one line: a control character in it (a newline in a command's name) is written
+// escaped (\n, \t, \r, \xNN). A message that cannot be written (stderr closed, a pipe with no
+// reader: ctxrun ignores SIGPIPE) is lost and changes nothing else.
 #pragma once
 
 #include <fmt/format.h>
 
 #include <string>
+#include <string_view>
 
 #include "ctxrun/options.h"
 
@@ -17,6 +22,13 @@ void configure(std::string program, Verbosity verbosity);
 const std::string& program();
 bool verbose_enabled();
 void write_line(Verbosity level, const std::string& message);
+
+// `text` with each control character escaped, so that it stays on one line.
+std::string one_line(std::string_view text);
+
+// Writes `text` to stdout and flushes it, for output whose value is the point (--help, --version,
+// --remaining). Returns 0, or the errno of the failed write or flush.
+int write_out(std::string_view text);
 
 template <typename... Args>
 void error(fmt::format_string<Args...> format, Args&&... args) {

@@ -15,7 +15,8 @@ namespace ctxrun {
 std::string format_remaining(std::chrono::nanoseconds left, const std::string& format);
 
 // Prints the time left until `deadline` (inf when there is none) on stdout and returns 0; when the
-// deadline has passed, prints nothing there, says so on stderr and returns 124.
+// deadline has passed, prints nothing there, says so on stderr and returns 124. Returns 125, with
+// "write error: ..." on stderr, when stdout cannot be written.
 int print_remaining(std::optional<wall_time> deadline, const std::string& format);
 
 }  // namespace ctxrun

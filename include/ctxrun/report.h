@@ -23,11 +23,15 @@ struct ReportFacts {
   std::string tree_backend;
 };
 
-// The report as JSON text (one object, one line, newline-terminated).
+// The report as JSON text (one object, one line, newline-terminated). Always valid UTF-8: each
+// byte of a string (argv is bytes) that is not part of a valid UTF-8 sequence becomes U+FFFD.
 std::string report_json(const ReportFacts& facts);
 
-// Writes the report to `path` atomically: a temporary file in the same directory, renamed over
-// `path`, so a reader never sees half a report. Returns "" or an error message.
+// Writes the report to `path`. A regular file named directly, or no file yet: atomically, through
+// a temporary file with an unpredictable name created exclusively in the same directory, then
+// renamed over `path`, so a reader never sees half a report. Anything else (a device, a FIFO, a
+// symbolic link such as /dev/stdout): written into as it is, never created, truncated or replaced.
+// Returns "" or an error message.
 std::string write_report(const std::string& path, const ReportFacts& facts);
 
 }  // namespace ctxrun

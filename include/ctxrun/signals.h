@@ -52,7 +52,8 @@ struct SignalSpec {
   // A watched signal that was ignored at start stays ignored and unwatched (ctxrun's rule). If
   // false, it is watched anyway and reaches the command with SIG_DFL.
   bool respect_ignored = true;
-  std::vector<int> ignore;            // ignored by ctxrun while it runs
+  std::vector<int> ignore;            // ignored by ctxrun while it runs; the command gets them as
+                                      // ctxrun was started with them (SIG_DFL unless ignored then)
   std::vector<int> default_in_child;  // SIG_DFL in the command, whatever ctxrun was started with
   std::vector<int> unblock_in_child;  // taken out of the start-up mask in the command
 };
@@ -87,6 +88,7 @@ class SignalRegime {
   sigset_t originally_ignored_{};
   sigset_t watched_{};
   sigset_t child_default_{};  // SignalSpec::default_in_child
+  sigset_t ignored_here_{};   // SignalSpec::ignore
   sigset_t child_mask_{};     // original_mask_ without SignalSpec::unblock_in_child
   unique_fd fd_;
 };

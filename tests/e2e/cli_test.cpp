@@ -2,6 +2,7 @@
 // the first operand.
 #include <doctest/doctest.h>
 
+#include "ctxrun/version.h"
 #include "harness.h"
 
 using namespace e2e;
@@ -34,7 +35,7 @@ TEST_CASE("bad input is one line naming the value, and exit 125") {
   expect_usage_error({}, "missing command (see 'ctxrun --help')");
   expect_usage_error({"-v", "-q", "true"}, "--verbose and --quiet exclude each other");
   expect_usage_error({"--format=ms", "true"}, "--format applies to --remaining only");
-  expect_usage_error({"--orphans"}, "--orphans: 1 required POLICY missing (see 'ctxrun --help')");
+  expect_usage_error({"--orphans"}, "--orphans needs a value (see 'ctxrun --help')");
 }
 
 TEST_CASE("a value missing after an option is a usage error, not a CLI11 exit code") {
@@ -47,11 +48,20 @@ TEST_CASE("a value missing after an option is a usage error, not a CLI11 exit co
 
 TEST_CASE("--help and --version exit 0 on stdout") {
   NoSurvivors guard;
-  auto help = run(Spec{.args = {"--help"}, .capture_stdout = true});
-  CHECK(help.exited(0));
-  CHECK(help.err.empty());
-  auto version = run({"--version"});
-  CHECK(version.exited(0));
+  Process help(Spec{.args = {"--help"}, .capture_stdout = true});
+  auto text = help.stdout_text();
+  auto exit = help.wait();
+  CHECK(exit.exited(0));
+  CHECK(exit.err.empty());
+  CHECK(text.rfind("Run a command under a deadline", 0) == 0);
+  CHECK(text.find("Usage: ctxrun [OPTIONS] [--] COMMAND [ARG]...\n") != std::string::npos);
+  for (auto option : {"--timeout", "--deadline", "--signal", "--kill-after", "--orphans", "--preserve-status", "--tree",
+                      "--no-inherit", "--remaining", "--format", "--report", "--verbose", "--quiet", "--version"})
+    CHECK_MESSAGE(text.find(option) != std::string::npos, option);
+  CHECK(text.find("Exit status:") != std::string::npos);
+  Process version(Spec{.args = {"--version"}, .capture_stdout = true});
+  CHECK(version.stdout_text() == std::string("ctxrun ") + ctxrun::kVersion + "\n");
+  CHECK(version.wait().exited(0));
 }
 
 TEST_CASE("options stop at the first operand: the command gets its own options") {

@@ -65,7 +65,7 @@ TEST_CASE("the earliest of --timeout and --deadline wins") {
   clock_gettime(CLOCK_REALTIME, &now);
   auto far = std::to_string(now.tv_sec + 3600);
   char near[32];
-  std::snprintf(near, sizeof near, "%lld.500", static_cast<long long>(now.tv_sec + 1));  // 1.5-2.5 s ahead
+  std::snprintf(near, sizeof near, "%lld.500", static_cast<long long>(now.tv_sec + 2));  // 1.5-2.5 s ahead
   auto by_timeout = run({"-t", "200ms", "-d", "@" + far, kHelper, "hang", "3"});
   CHECK_MESSAGE(by_timeout.exited(124), by_timeout.describe());
   CHECK(by_timeout.err == "ctxrun: context deadline exceeded (timeout 200ms): 1 process torn down\n");
