@@ -44,7 +44,7 @@
 
 #include <fmt/format.h>
 
-#include "ctxrun/proc.h"
+#include "proc.h"
 #include "ctxrun/unique_fd.h"
 
 extern char** environ;

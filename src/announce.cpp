@@ -1,10 +1,10 @@
-#include "ctxrun/announce.h"
+#include "announce.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
-#include "ctxrun/log.h"
+#include "log.h"
 
 namespace ctxrun {
 namespace {
@@ -51,6 +51,8 @@ void announce(const Outcome& outcome) {
     case Ending::signaled:
       break;
   }
+  for (const auto& p : outcome.survivors)
+    log::error("process {} ({}) survived teardown (state {})", p.pid, log::one_line(p.name), p.state);
   if (!outcome.survivors.empty())
     log::error("{} process{} of the tree survived teardown", outcome.survivors.size(),
                outcome.survivors.size() == 1 ? "" : "es");

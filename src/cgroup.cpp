@@ -1,4 +1,4 @@
-#include "ctxrun/cgroup.h"
+#include "cgroup.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "ctxrun/proc.h"
+#include "proc.h"
 
 #include "random_bits.h"
 

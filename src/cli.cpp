@@ -1,4 +1,4 @@
-#include "ctxrun/cli.h"
+#include "cli.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -9,7 +9,7 @@
 #include <optional>
 #include <string_view>
 
-#include "ctxrun/log.h"
+#include "log.h"
 #include "ctxrun/signals.h"
 #include "ctxrun/version.h"
 

@@ -15,8 +15,8 @@
 #include <utility>
 #include <variant>
 
-#include "ctxrun/runner.h"
-#include "ctxrun/signals.h"
+#include "runner.h"
+#include "signal_regime.h"
 
 namespace ctxrun {
 namespace {
@@ -78,12 +78,7 @@ Outcome run_here(ContextPtr ctx, const Command& cmd) {
   auto made = make_process_tree(TreeSetup{.kind = cmd.tree}, why);
   if (auto* error = std::get_if<std::string>(&made)) return failed(*error);
   auto tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
-  RunOptions options{.signal = cmd.stop.signal,
-                     .kill_after = cmd.stop.grace,
-                     .orphans = cmd.orphans,
-                     .tree = cmd.tree,
-                     .command = cmd.argv};
-  return run(options, std::move(run_ctx), *signals, *tree);
+  return run(cmd, std::move(run_ctx), *signals, *tree);
 }
 
 // The status a shell shows for a wait status: N, or 128+S.

@@ -1,4 +1,6 @@
-#include "ctxrun/gnu_timeout.h"
+#include "gnu_timeout.h"
+
+#include "gnu_parse.h"
 
 #include <getopt.h>
 #include <langinfo.h>
@@ -28,11 +30,14 @@
 
 #include <fmt/format.h>
 
-#include "ctxrun/guardian.h"
-#include "ctxrun/process_tree.h"
-#include "ctxrun/runner.h"
-#include "ctxrun/signals.h"
-#include "ctxrun/spawn.h"
+#include "guardian.h"
+#include "kill_phase.h"
+#include "reaper.h"
+#include "timer.h"
+#include "process_tree.h"
+#include "runner.h"
+#include "signal_regime.h"
+#include "spawn.h"
 #include "ctxrun/unique_fd.h"
 #include "ctxrun/version.h"
 
@@ -40,11 +45,6 @@ extern char** environ;
 
 namespace ctxrun::gnu {
 namespace {
-
-constexpr int kExitTimedOut = 124;
-constexpr int kExitCanceled = 125;  // timeout itself failed
-constexpr int kExitCannotInvoke = 126;
-constexpr int kExitNotFound = 127;
 
 // ---------------------------------------------------------------------------------------------
 // Messages. GNU's program_name is argv[0] as given: "/usr/bin/timeout: ..." when run by path.
@@ -80,9 +80,9 @@ bool close_stream_failed(FILE* stream) {
 int close_streams(int status) {
   if (close_stream_failed(stdout)) {
     complain("write error", errno, false);
-    return kExitCanceled;
+    return kExitFailure;
   }
-  if (close_stream_failed(stderr)) return kExitCanceled;
+  if (close_stream_failed(stderr)) return kExitFailure;
   return status;
 }
 
@@ -134,54 +134,6 @@ teardown of the whole process tree. See the COMPATIBILITY section of ctxrun(1).
 )";
 
 // ---------------------------------------------------------------------------------------------
-// Signal names, as gnulib's sig2str/str2sig know them: the preferred name of a number first.
-
-struct NumName {
-  int number;
-  const char* name;
-};
-
-constexpr NumName kSignalNames[] = {
-    // POSIX, in traditional numeric order where possible.
-    {SIGHUP, "HUP"}, {SIGINT, "INT"}, {SIGQUIT, "QUIT"}, {SIGILL, "ILL"}, {SIGTRAP, "TRAP"},
-    {SIGABRT, "ABRT"}, {SIGFPE, "FPE"}, {SIGKILL, "KILL"}, {SIGSEGV, "SEGV"}, {SIGBUS, "BUS"},
-    {SIGPIPE, "PIPE"}, {SIGALRM, "ALRM"}, {SIGTERM, "TERM"}, {SIGUSR1, "USR1"}, {SIGUSR2, "USR2"},
-    {SIGCHLD, "CHLD"}, {SIGURG, "URG"}, {SIGSTOP, "STOP"}, {SIGTSTP, "TSTP"}, {SIGCONT, "CONT"},
-    {SIGTTIN, "TTIN"}, {SIGTTOU, "TTOU"},
-    // POSIX XSI.
-    {SIGSYS, "SYS"}, {SIGPOLL, "POLL"}, {SIGVTALRM, "VTALRM"}, {SIGPROF, "PROF"}, {SIGXCPU, "XCPU"},
-    {SIGXFSZ, "XFSZ"},
-    // Older names and Linux's own.
-    {SIGIOT, "IOT"}, {SIGCLD, "CLD"}, {SIGPWR, "PWR"}, {SIGWINCH, "WINCH"}, {SIGIO, "IO"},
-    {SIGSTKFLT, "STKFLT"},
-    // The shells' name for 0.
-    {0, "EXIT"},
-};
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// str2sig: a name from the table, RTMIN[+N] / RTMAX[-N] (N as strtol reads it), or a plain number
-// up to the highest signal number.
-int str2signum(const char* name) {
-  char* end = nullptr;
-  if (is_digit(*name)) {
-    long n = std::strtol(name, &end, 10);
-    return *end == '\0' && n <= NSIG - 1 ? static_cast<int>(n) : -1;
-  }
-  for (const auto& entry : kSignalNames)
-    if (std::strcmp(entry.name, name) == 0) return entry.number;
-  int rtmin = SIGRTMIN, rtmax = SIGRTMAX;
-  if (0 < rtmin && std::strncmp(name, "RTMIN", 5) == 0) {
-    long n = std::strtol(name + 5, &end, 10);
-    if (*end == '\0' && 0 <= n && n <= rtmax - rtmin) return rtmin + static_cast<int>(n);
-  } else if (0 < rtmax && std::strncmp(name, "RTMAX", 5) == 0) {
-    long n = std::strtol(name + 5, &end, 10);
-    if (*end == '\0' && rtmin - rtmax <= n && n <= 0) return rtmax + static_cast<int>(n);
-  }
-  return -1;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The command line.
 
 struct Settings {
@@ -226,7 +178,7 @@ std::variant<Settings, int> parse_command_line(int argc, char** argv) {
     switch (c) {
       case 'k': {
         auto seconds = duration_or_complain(optarg);
-        if (!seconds) return kExitCanceled;
+        if (!seconds) return kExitFailure;
         settings.kill_after = *seconds;
         break;
       }
@@ -235,7 +187,7 @@ std::variant<Settings, int> parse_command_line(int argc, char** argv) {
         if (!sig) {
           complain(quote(optarg) + ": invalid signal");
           try_help();
-          return kExitCanceled;
+          return kExitFailure;
         }
         settings.term_signal = *sig;
         break;
@@ -257,15 +209,15 @@ std::variant<Settings, int> parse_command_line(int argc, char** argv) {
         return 0;
       default:  // getopt_long has said what was wrong
         try_help();
-        return kExitCanceled;
+        return kExitFailure;
     }
   }
   if (argc - optind < 2) {
     try_help();
-    return kExitCanceled;
+    return kExitFailure;
   }
   auto timeout = duration_or_complain(argv[optind++]);
-  if (!timeout) return kExitCanceled;
+  if (!timeout) return kExitFailure;
   settings.timeout = *timeout;
   settings.command.assign(argv + optind, argv + argc);
   return settings;
@@ -329,7 +281,7 @@ class Monitor {
   void send(int sig);
   void kill_tree();
   void wait_for_leftovers();
-  void reap();
+  bool reaped() const { return reaper_.command_status().has_value(); }
   Plan plan() const;
 
   const Settings& s_;
@@ -345,10 +297,9 @@ class Monitor {
                               // timeout is then killed by its own kill(0, SIGKILL))
   sigset_t ignoring_;         // tree mode: signals GNU timeout ignores by now, having sent them to
                               // its own process group
-  pid_t command_ = 0;         // while not reaped
-  bool reaped_ = false;
-  int status_ = 0;            // the command's wait status, once reaped
-  bool has_children_ = true;  // false once waitpid says ECHILD
+  Reaper reaper_;
+  Timer kill_limit_;          // the kill phase's limit, made before the spawn (kill_phase.h)
+  std::vector<ProcessInfo> survivors_;  // what the kill phase could not end
 };
 
 void Monitor::wait(int timer, bool watch_tree) {
@@ -381,7 +332,7 @@ void Monitor::cleanup(int sig) {
   if (killed_) return;  // GNU timeout is dead by now
   if (tree_mode() && sigismember(&ignoring_, sig) == 1) return;
   if (sig == SIGALRM) {
-    if (!reaped_) timed_out_ = true;
+    if (!reaped()) timed_out_ = true;
     sig = term_signal_;
   }
   if (kill_after_ > 0) {
@@ -389,7 +340,7 @@ void Monitor::cleanup(int sig) {
     kill_timer_ = one_shot(kill_after_);
     kill_after_ = 0;
   }
-  if (s_.verbose && !reaped_)
+  if (s_.verbose && !reaped())
     complain("sending signal " + signal_name(sig).value_or(std::to_string(sig)) + " to command " +
              quote(s_.command.front()));
   send(sig);
@@ -406,7 +357,7 @@ void Monitor::send(int sig) {
     return;
   }
   if (sig == SIGKILL) {
-    killed_ = !reaped_;
+    killed_ = !reaped();
     kill_tree();
     return;
   }
@@ -424,51 +375,28 @@ void Monitor::send(int sig) {
 // SIGKILL sweeps until nothing of the tree is left (every zombie reaped), for kKillPhaseLimit at
 // most: a process in uninterruptible sleep is left to die later.
 void Monitor::kill_tree() {
-  unique_fd limit = one_shot(static_cast<double>(kKillPhaseLimit.count()));
-  for (bool first = true;; first = false) {
-    if (first || !tree_.kill_is_final()) tree_.signal_all(SIGKILL, false, std::nullopt);
-    reap();
-    if (tree_.gone(has_children_)) return;
-    wait(limit.get(), true);
-    std::uint64_t expirations = 0;
-    if (::read(limit.get(), &expirations, sizeof expirations) == sizeof expirations) {
-      reap();
-      return;
-    }
+  auto result = kill_phase(tree_, reaper_, kill_limit_, signals_.fd(), [this] {
     signalfd_siginfo info;
     while (::read(signals_.fd(), &info, sizeof info) == sizeof info) {}  // nothing more to do
-  }
+  });
+  survivors_ = std::move(result.survivors);
 }
 
 // Tree mode, after the command was reaped: GNU timeout would exit now. With -k armed, the rest of
 // the tree gets until the -k timer to go, then SIGKILL.
 void Monitor::wait_for_leftovers() {
-  while (!killed_ && kill_timer_ && !tree_.gone(has_children_)) {
+  while (!killed_ && kill_timer_ && !tree_.gone(reaper_.has_children())) {
     wait(-1, true);
     dispatch();
-    reap();
-  }
-}
-
-void Monitor::reap() {
-  while (true) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid > 0) {
-      if (pid == command_) {
-        reaped_ = true;
-        status_ = status;
-        command_ = 0;
-      }
-      continue;
-    }
-    if (pid < 0 && errno == EINTR) continue;
-    has_children_ = pid == 0;
-    return;
+    reaper_.reap();
   }
 }
 
 Plan Monitor::run() {
+  if (!kill_limit_.ok()) {
+    complain("cannot create a timer", kill_limit_.error());
+    return {.status = kExitFailure};
+  }
   timeout_timer_ = one_shot(s_.timeout);  // GNU starts the clock at fork, before exec
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
@@ -476,18 +404,19 @@ Plan Monitor::run() {
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     if (failure->in_fork) {
       complain("fork system call failed", failure->error);
-      return {.status = kExitCanceled};
+      return {.status = kExitFailure};
     }
     complain("failed to run command " + quote(s_.command.front()), failure->error);
-    if (failure->before_exec) return {.status = kExitCanceled};
-    return {.status = failure->error == ENOENT ? kExitNotFound : kExitCannotInvoke};
+    if (failure->before_exec) return {.status = kExitFailure};
+    return {.status = failure->error == ENOENT ? kExitNotFound : kExitCannotExecute};
   }
-  command_ = std::get<pid_t>(spawned);
-  tree_.started(command_);
-  while (!reaped_) {
+  pid_t command = std::get<pid_t>(spawned);
+  reaper_.expect(command);
+  tree_.started(command);
+  while (!reaped()) {
     wait(-1, false);
     dispatch();
-    reap();
+    reaper_.reap();
   }
   if (tree_mode() && signalled_) wait_for_leftovers();
   return plan();
@@ -497,17 +426,25 @@ Plan Monitor::run() {
 // 137 if it timed out and died of SIGKILL (even with --preserve-status); 124 if it timed out.
 Plan Monitor::plan() const {
   Plan plan;
+  // Unlike GNU (which dies of its own SIGKILL and cannot tell), a process that survived the kill
+  // phase (uninterruptible sleep) is reported, and the status says the teardown failed.
+  if (!survivors_.empty()) {
+    for (const auto& p : survivors_)
+      complain(fmt::format("process {} ({}) survived teardown (state {})", p.pid, p.name, p.state));
+    return {.status = kExitFailure};
+  }
   bool preserve = s_.preserve_status;
-  if (WIFEXITED(status_)) {
-    plan.status = WEXITSTATUS(status_);
-  } else if (WIFSIGNALED(status_)) {
-    int sig = WTERMSIG(status_);
-    plan.dumped_core = WCOREDUMP(status_);
+  int status = *reaper_.command_status();
+  if (WIFEXITED(status)) {
+    plan.status = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    plan.dumped_core = WCOREDUMP(status);
     if (!timed_out_) plan.die_of = sig;
     if (timed_out_ && sig == SIGKILL) preserve = true;
     plan.status = 128 + sig;
   }
-  if (timed_out_ && !preserve) plan.status = kExitTimedOut;
+  if (timed_out_ && !preserve) plan.status = kExitDeadlineExceeded;
   if (killed_) plan.die_of = SIGKILL;
   return plan;
 }
@@ -556,153 +493,6 @@ bool invoked_as_timeout(const char* argv0) noexcept {
   return std::strcmp(base, "timeout") == 0 || std::strcmp(base, "ctxrun-timeout") == 0;
 }
 
-std::optional<double> parse_duration(const char* text) {
-  // cl_strtod: the current locale's strtod, or the C locale's if that reads further.
-  char* end = nullptr;
-  errno = 0;
-  double seconds = std::strtod(text, &end);
-  if (*end != '\0') {
-    int locale_errno = errno;
-    static locale_t c_locale = newlocale(LC_ALL_MASK, "C", nullptr);
-    char* c_end = nullptr;
-    double c_seconds = c_locale ? strtod_l(text, &c_end, c_locale) : 0;
-    if (c_locale && end < c_end) {
-      seconds = c_seconds;
-      end = c_end;
-    } else {
-      errno = locale_errno;
-    }
-  }
-  bool underflow = errno == ERANGE && seconds == 0;
-  if (end == text || !(0 <= seconds) || (*end != '\0' && end[1] != '\0')) return std::nullopt;
-  double multiplier;
-  switch (*end) {
-    case '\0':
-    case 's': multiplier = 1; break;
-    case 'm': multiplier = 60; break;
-    case 'h': multiplier = 60 * 60; break;
-    case 'd': multiplier = 60 * 60 * 24; break;
-    default: return std::nullopt;
-  }
-  // Newer coreutils (dtimespec_bound): a positive value too small for a double is not 0, which
-  // would mean "no timeout"; 9.1 takes it as 0.
-  if (underflow) seconds = DBL_TRUE_MIN;
-  return seconds * multiplier;
-}
-
-timespec to_timespec(double seconds) noexcept {
-  constexpr time_t kMin = std::numeric_limits<time_t>::min();
-  constexpr time_t kMax = std::numeric_limits<time_t>::max();
-  constexpr long kHz = 1000000000;
-  if (!(static_cast<double>(kMin) < seconds)) return {kMin, 0};
-  if (!(seconds < 1.0 + static_cast<double>(kMax))) return {kMax, kHz - 1};
-  auto s = static_cast<time_t>(seconds);
-  double fraction = static_cast<double>(kHz) * (seconds - static_cast<double>(s));
-  auto ns = static_cast<long>(fraction);
-  ns += static_cast<double>(ns) < fraction;  // round up
-  s += ns / kHz;
-  ns %= kHz;
-  if (ns < 0) {
-    --s;
-    ns += kHz;
-  }
-  return {s, ns};
-}
-
-std::optional<int> parse_signal(const char* text) {
-  int sig;
-  if (is_digit(*text)) {
-    // A number, or a shell's status for a signal: 128+N, or ksh's 256+N.
-    char* end = nullptr;
-    errno = 0;
-    long n = std::strtol(text, &end, 10);
-    auto i = static_cast<int>(n);
-    sig = end == text || *end != '\0' || errno != 0 || i != n ? -1 : i;
-    if (sig != -1) sig &= sig >= 0xFF ? 0xFF : 0x7F;
-  } else {
-    std::string upper(text);
-    for (char& ch : upper)
-      if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
-    sig = str2signum(upper.c_str());
-    if (sig < 0 && upper.compare(0, 3, "SIG") == 0) sig = str2signum(upper.c_str() + 3);
-  }
-  if (sig < 0 || !signal_name(sig)) return std::nullopt;
-  return sig;
-}
-
-std::optional<std::string> signal_name(int sig) {
-  for (const auto& entry : kSignalNames)
-    if (entry.number == sig) return entry.name;
-  int rtmin = SIGRTMIN, rtmax = SIGRTMAX;
-  if (!(rtmin <= sig && sig <= rtmax)) return std::nullopt;
-  if (sig <= rtmin + (rtmax - rtmin) / 2) {
-    int delta = sig - rtmin;
-    return delta ? fmt::format("RTMIN+{}", delta) : std::string("RTMIN");
-  }
-  int delta = rtmax - sig;
-  return delta ? fmt::format("RTMAX-{}", delta) : std::string("RTMAX");
-}
-
-std::string quote(std::string_view arg) {
-  // gnulib's gettext_quote: curly quotes where the charset is UTF-8.
-  bool utf8 = strcasecmp(nl_langinfo(CODESET), "UTF-8") == 0;
-  std::string_view open = utf8 ? "\u2018" : "'";
-  std::string_view close = utf8 ? "\u2019" : "'";
-  bool multibyte = MB_CUR_MAX > 1;
-  std::string out(open);
-  auto octal = [&out](unsigned char c) {
-    out += '\\';
-    out += static_cast<char>('0' + (c >> 6));
-    out += static_cast<char>('0' + ((c >> 3) & 7));
-    out += static_cast<char>('0' + (c & 7));
-  };
-  std::size_t i = 0;
-  while (i < arg.size()) {
-    if (arg.substr(i).starts_with(close)) out += '\\';  // the closing quote inside: \' or \’
-    auto c = static_cast<unsigned char>(arg[i]);
-    const char* escape = nullptr;
-    switch (c) {
-      case '\a': escape = "\\a"; break;
-      case '\b': escape = "\\b"; break;
-      case '\f': escape = "\\f"; break;
-      case '\n': escape = "\\n"; break;
-      case '\r': escape = "\\r"; break;
-      case '\t': escape = "\\t"; break;
-      case '\v': escape = "\\v"; break;
-      case '\\': escape = "\\\\"; break;
-      default: break;
-    }
-    if (escape) {
-      out += escape;
-      ++i;
-      continue;
-    }
-    if (c < 0x80 || !multibyte) {
-      if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
-      else octal(c);
-      ++i;
-      continue;
-    }
-    // A multibyte character: kept if valid and printable; else each of its bytes in octal (an
-    // invalid byte alone; an incomplete sequence to the end of the string).
-    std::mbstate_t state{};
-    wchar_t wc = 0;
-    std::size_t n = std::mbrtowc(&wc, arg.data() + i, arg.size() - i, &state);
-    if (n == static_cast<std::size_t>(-1)) n = 1;
-    else if (n == static_cast<std::size_t>(-2)) n = arg.size() - i;
-    else if (n != 0 && std::iswprint(static_cast<wint_t>(wc))) {
-      out.append(arg.substr(i, n));
-      i += n;
-      continue;
-    }
-    if (n == 0) n = 1;
-    for (std::size_t k = 0; k < n; ++k) octal(static_cast<unsigned char>(arg[i + k]));
-    i += n;
-  }
-  out += close;
-  return out;
-}
-
 int timeout_main(int argc, char** argv) {
   // 1. As GNU: the user's locale (messages' quotes, the decimal point of DURATION).
   std::setlocale(LC_ALL, "");
@@ -718,7 +508,7 @@ int timeout_main(int argc, char** argv) {
   auto signals = install_signals(settings.term_signal);
   if (!signals) {
     complain("cannot set up signal handling", errno);
-    return close_streams(kExitCanceled);
+    return close_streams(kExitFailure);
   }
   // 5. Who gets the signals: the command alone (--foreground), or its whole tree. A cgroup leaf
   //    is handed to a guardian (guardian.h), so that it is emptied and removed even if timeout
@@ -737,7 +527,7 @@ int timeout_main(int argc, char** argv) {
         why);
     if (auto* error = std::get_if<std::string>(&made)) {
       complain(*error);
-      return close_streams(kExitCanceled);
+      return close_streams(kExitFailure);
     }
     tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
     if (auto order = tree->guardian_order(); guardian && !order.empty()) guardian->order(order);

@@ -1,4 +1,4 @@
-#include "ctxrun/guardian.h"
+#include "guardian.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,8 +18,8 @@
 #include <sstream>
 #include <vector>
 
-#include "ctxrun/cgroup.h"
-#include "ctxrun/proc.h"
+#include "cgroup.h"
+#include "proc.h"
 
 namespace ctxrun {
 namespace {

@@ -7,18 +7,19 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <system_error>
 
-#include "ctxrun/cli.h"
-#include "ctxrun/gnu_timeout.h"
-#include "ctxrun/guardian.h"
-#include "ctxrun/log.h"
-#include "ctxrun/remaining.h"
-#include "ctxrun/report.h"
-#include "ctxrun/announce.h"
-#include "ctxrun/runner.h"
+#include "cli.h"
+#include "gnu_timeout.h"
+#include "guardian.h"
+#include "log.h"
+#include "remaining.h"
+#include "report.h"
+#include "announce.h"
+#include "runner.h"
 #include "random_bits.h"
 
 namespace ctxrun {
@@ -106,11 +107,15 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
   auto guardian = Guardian::start();
   if (!guardian) log::verbose("no guardian ({}): if ctxrun is killed, only the command dies with it",
                               std::strerror(errno));
-  options.enclosing_ctxrun = enclosing_ctxrun();
+  auto enclosing = enclosing_ctxrun();  // before mark_run() adds this run's own id
   std::string run_id = mark_run();
   if (guardian) guardian->order("marker " + run_id);
   // 5. The tree backend (before the spawn: the subreaper flag must be set first).
   if (int error = become_subreaper()) log::verbose("cannot become a child subreaper: {}", std::strerror(error));
+  // The runner says each step only with -v: a plain run formats none of them.
+  std::function<void(const std::string&)> trace;
+  if (log::verbose_enabled()) trace = [](const std::string& step) { log::verbose("{}", step); };
+  Command command = make_command(options, enclosing, std::move(trace));
   TreeSetup setup{.kind = options.tree,
                   .tell_guardian = [&](const std::string& order) { if (guardian) guardian->order(order); },
                   .own_helper = guardian ? guardian->pid() : std::nullopt};
@@ -127,7 +132,7 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
     backend = tree->name();
     log::verbose("tree backend: {}", why.empty() ? backend : why);
     // 6. Run until the tree is gone; then release the backend (a cgroup leaf is removed).
-    outcome = run(options, ctx, *signals, *tree);
+    outcome = run(command, ctx, *signals, *tree);
     // `auto` chooses only what works for the command too: one that could not enter the leaf (a
     // delegated cgroup whose parent it may not leave) runs on the next backend.
     if (!outcome.tree_refused_command || options.tree != TreeKind::automatic || skip_cgroup) break;

@@ -9,7 +9,7 @@ namespace {
 int shell_status(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-  return 125;
+  return kExitFailure;
 }
 
 }  // namespace
@@ -26,7 +26,7 @@ const char* ending_name(Ending e) noexcept {
 }
 
 ExitPlan plan_exit(const Outcome& outcome, bool preserve_status) noexcept {
-  if (!outcome.survivors.empty()) return {.status = 125};
+  if (!outcome.survivors.empty()) return {.status = kExitFailure};
   switch (outcome.ending) {
     case Ending::exited:
       return {.status = WEXITSTATUS(outcome.command_status)};
@@ -34,13 +34,13 @@ ExitPlan plan_exit(const Outcome& outcome, bool preserve_status) noexcept {
       return {.status = 128 + WTERMSIG(outcome.command_status), .die_of_signal = WTERMSIG(outcome.command_status)};
     case Ending::deadline_exceeded:
       if (preserve_status && outcome.command_reaped) return {.status = shell_status(outcome.command_status)};
-      return {.status = 124};
+      return {.status = kExitDeadlineExceeded};
     case Ending::canceled:
       return {.status = 128 + outcome.cancel_signal, .die_of_signal = outcome.cancel_signal};
     case Ending::error:
-      return {.status = outcome.spawn_exit ? outcome.spawn_exit : 125};
+      return {.status = outcome.spawn_exit ? outcome.spawn_exit : kExitFailure};
   }
-  return {.status = 125};
+  return {.status = kExitFailure};
 }
 
 }  // namespace ctxrun

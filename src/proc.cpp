@@ -1,4 +1,4 @@
-#include "ctxrun/proc.h"
+#include "proc.h"
 
 #include <dirent.h>
 #include <fcntl.h>

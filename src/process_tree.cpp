@@ -1,4 +1,4 @@
-#include "ctxrun/process_tree.h"
+#include "process_tree.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "ctxrun/cgroup.h"
+#include "cgroup.h"
 #include "ctxrun/unique_fd.h"
 
 namespace ctxrun {

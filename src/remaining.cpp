@@ -1,11 +1,11 @@
-#include "ctxrun/remaining.h"
+#include "remaining.h"
 
 #include <fmt/format.h>
 
 #include <cstring>
 
 #include "ctxrun/duration.h"
-#include "ctxrun/log.h"
+#include "log.h"
 
 namespace ctxrun {
 

@@ -1,4 +1,4 @@
-#include "ctxrun/report.h"
+#include "report.h"
 
 #include <fcntl.h>
 #include <sys/random.h>

@@ -1,8 +1,6 @@
-#include "ctxrun/runner.h"
+#include "runner.h"
 
-#include <poll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,22 +9,18 @@
 #include <set>
 #include <utility>
 
-#include "ctxrun/log.h"
-#include "ctxrun/spawn.h"
+#include <fmt/format.h>
+
+#include "ctxrun/duration.h"
+#include "event_loop.h"
+#include "kill_phase.h"
+#include "reaper.h"
+#include "spawn.h"
+#include "timer.h"
 
 extern char** environ;
 
 namespace ctxrun {
-
-ContextPtr make_run_context(const RunOptions& options) {
-  ContextPtr ctx = background();
-  if (options.inherited_deadline)
-    ctx = with_deadline(ctx, *options.inherited_deadline, "inherited deadline @" + options.inherited_text);
-  if (options.deadline) ctx = with_deadline(ctx, *options.deadline, "deadline " + options.deadline_text);
-  if (options.timeout) ctx = with_timeout(ctx, *options.timeout, "timeout " + options.timeout_text);
-  return with_cancel(ctx);
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -38,73 +32,70 @@ std::string millis(std::chrono::nanoseconds d) {
 // "1 process", "3 processes".
 std::string processes(std::size_t n) { return fmt::format("{} process{}", n, n == 1 ? "" : "es"); }
 
-void disarm(int fd) {
-  itimerspec none{};
-  timerfd_settime(fd, 0, &none, nullptr);
-}
-
-// Arms the one-shot timer `fd` to fire `after` from now (re-arming resets what it counted).
-void arm(int fd, std::chrono::nanoseconds after) {
-  itimerspec spec{};
-  auto ns = std::max(after.count(), std::chrono::nanoseconds::rep{1});
-  spec.it_value = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  timerfd_settime(fd, 0, &spec, nullptr);
+std::string wait_status_text(int status) {
+  return WIFEXITED(status) ? fmt::format("status {}", WEXITSTATUS(status))
+                           : fmt::format("killed by {}", signal_name(WTERMSIG(status)));
 }
 
 class Run {
  public:
-  Run(const RunOptions& options, ContextPtr ctx, SignalRegime& signals, ProcessTree& tree)
-      : opt_(options), ctx_(std::move(ctx)), signals_(signals), tree_(tree) {}
+  Run(const Command& cmd, ContextPtr ctx, SignalRegime& signals, ProcessTree& tree)
+      : cmd_(cmd), ctx_(std::move(ctx)), signals_(signals), tree_(tree) {}
 
   Outcome go();
 
  private:
-  struct Woken {
-    bool timer = false;  // the timer passed to wait_for fired
-  };
-  Woken wait_for(int timer_fd, bool watch_context);
+  enum class Phase { running, leftovers, stopping, killing, done };
+
+  template <typename... Args>
+  void trace(fmt::format_string<Args...> format, Args&&... args) const {
+    if (cmd_.trace) cmd_.trace(fmt::format(format, std::forward<Args>(args)...));
+  }
+
+  // Event handlers: they record; advance() decides.
   void handle_signals();
-  bool enclosing_teardown() const;
   void reap();
-  bool tree_gone() { return tree_.gone(has_children_); }
+  void note_command_end();
+  // Moves to the next phase as long as the state says so.
+  void advance();
+  void advance_once();
+
+  // Transitions.
   void end_context();
   void after_command_exit();
-  void teardown(int first_signal, std::optional<pid_t> skip_pgid);
-  void kill_phase();
+  void stop(int first_signal, std::optional<pid_t> skip_pgid);
+  void kill();
+  void finish();
+
+  bool enclosing_teardown() const;
+  bool tree_gone() { return tree_.gone(reaper_.has_children()); }
   void count(const std::vector<ProcessInfo>& signalled);
   std::vector<std::string> command_environment() const;
 
-  const RunOptions& opt_;
+  const Command& cmd_;
   ContextPtr ctx_;
   SignalRegime& signals_;
   ProcessTree& tree_;
+  EventLoop loop_;
+  Reaper reaper_;
   // The grace period's timer, then the kill phase's limit: made before the spawn, so that teardown
   // needs no descriptor it might not get (a caller that left ctxrun few).
-  unique_fd timer_;
+  Timer timer_;
+  bool timer_fired_ = false;
   Outcome out_;
+  Phase phase_ = Phase::running;
   Clock::time_point start_ = Clock::now();
-  pid_t command_ = 0;         // the command's pid while it is not reaped; 0 after
-  bool has_children_ = true;  // false once waitpid says ECHILD
-  bool in_teardown_ = false;
-  bool escalate_ = false;     // a cancelling signal came during teardown: no more grace
-  int cancel_signal_ = 0;     // the signal that cancelled, 0 if none
+  Clock::time_point stop_began_;
+  bool ended_on_its_own_ = false;  // the command exited before the context ended
+  bool escalate_ = false;          // a cancelling signal came during teardown: no more grace
+  int cancel_signal_ = 0;          // the signal that cancelled, 0 if none
   bool cancel_from_terminal_ = false;
   bool cancel_from_enclosing_ = false;  // sent by the enclosing ctxrun: stop by our own policy
-  int adopted_reaped_ = 0;    // processes other than the command that ctxrun reaped (orphans)
   std::set<std::pair<pid_t, std::uint64_t>> torn_down_;  // distinct processes signalled
 };
 
-Run::Woken Run::wait_for(int timer_fd, bool watch_context) {
-  pollfd fds[4] = {{signals_.fd(), POLLIN, 0}, {-1, POLLIN, 0}, {timer_fd, POLLIN, 0},
-                   {tree_.change_fd(), POLLPRI, 0}};
-  if (watch_context) fds[1].fd = ctx_->done_fd();
-  while (::poll(fds, 4, -1) < 0 && errno == EINTR) {}
-  // A tree change notification stays pending until gone() re-reads the backend's state.
-  if (fds[3].revents & (POLLPRI | POLLERR)) tree_gone();
-  return Woken{.timer = timer_fd >= 0 && (fds[2].revents & POLLIN) != 0};
-}
-
 void Run::handle_signals() {
+  bool tearing_down = phase_ == Phase::stopping || phase_ == Phase::killing;
   signalfd_siginfo info;
   while (::read(signals_.fd(), &info, sizeof info) == sizeof info) {
     int sig = static_cast<int>(info.ssi_signo);
@@ -112,9 +103,9 @@ void Run::handle_signals() {
     bool cancels = false;
     for (int s : kCancelSignals) cancels |= s == sig;
     if (!cancels) {
-      if (command_ != 0) {
-        log::verbose("passing {} on to the command (pid {})", signal_name(sig), command_);
-        ::kill(command_, sig);
+      if (auto command = reaper_.command()) {
+        trace("passing {} on to the command (pid {})", signal_name(sig), *command);
+        ::kill(*command, sig);
       }
       continue;
     }
@@ -122,10 +113,10 @@ void Run::handle_signals() {
       // This run shares its deadline with an enclosing ctxrun (inherited), which tears its whole
       // tree down, this ctxrun included, when that deadline passes: its signal is the deadline's,
       // not a cancel, and not a "second signal" that would cut this run's own teardown short.
-      log::verbose("received {} as the shared deadline passes: the enclosing run's teardown", signal_name(sig));
+      trace("received {} as the shared deadline passes: the enclosing run's teardown", signal_name(sig));
       continue;
     }
-    if (cancel_signal_ == 0 && (!ctx_->err() || in_teardown_)) {
+    if (cancel_signal_ == 0 && (!ctx_->err() || tearing_down)) {
       if (!ctx_->err()) {
         cancel_signal_ = sig;
         // A signal the terminal generated (Ctrl-C, Ctrl-\, hangup) comes with SI_KERNEL; it has
@@ -133,160 +124,167 @@ void Run::handle_signals() {
         cancel_from_terminal_ = info.ssi_code == SI_KERNEL;
         // The enclosing ctxrun stops its tree by signalling this ctxrun alone (process_tree.h):
         // as a parent context cancels a child, whose own policy then decides how its tree stops.
-        cancel_from_enclosing_ = opt_.enclosing_ctxrun && info.ssi_code == SI_USER &&
-                                 static_cast<pid_t>(info.ssi_pid) == *opt_.enclosing_ctxrun;
+        cancel_from_enclosing_ = cmd_.enclosing.pid && info.ssi_code == SI_USER &&
+                                 static_cast<pid_t>(info.ssi_pid) == *cmd_.enclosing.pid;
         std::string cause = signal_name(sig);
         if (cancel_from_enclosing_) cause += " from the enclosing ctxrun";
         ctx_->cancel(cause);
-        log::verbose("received {}{}: context canceled", cause, cancel_from_terminal_ ? " from the terminal" : "");
+        trace("received {}{}: context canceled", cause, cancel_from_terminal_ ? " from the terminal" : "");
       }
-      if (in_teardown_) escalate_ = true;  // cancelled while cleaning up leftovers: no grace
-    } else if (in_teardown_ && !escalate_) {
+      if (tearing_down) escalate_ = true;  // cancelled while cleaning up leftovers: no grace
+    } else if (tearing_down && !escalate_) {
       escalate_ = true;
-      log::verbose("received {} again: skipping the rest of the grace period", signal_name(sig));
+      trace("received {} again: skipping the rest of the grace period", signal_name(sig));
     }
   }
 }
 
 bool Run::enclosing_teardown() const {
   auto deadline = ctx_->deadline();
-  if (!deadline || !opt_.inherited_deadline || *deadline != *opt_.inherited_deadline) return false;
+  const auto& shared = cmd_.enclosing.shared_deadline;
+  if (!deadline || !shared || *deadline != *shared) return false;
   auto now = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
   return now >= *deadline - kDeadlineSlack && now <= *deadline + kEnclosingTeardownWindow;
 }
 
 void Run::reap() {
-  while (true) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid > 0) {
-      if (pid != command_) ++adopted_reaped_;
-      if (pid == command_) {
-        out_.command_reaped = true;
-        out_.command_status = status;
-        command_ = 0;
-        log::verbose("command exited after {}: {}", millis(Clock::now() - start_),
-                     WIFEXITED(status) ? fmt::format("status {}", WEXITSTATUS(status))
-                                       : fmt::format("killed by {}", signal_name(WTERMSIG(status))));
-      }
-      continue;
-    }
-    if (pid < 0 && errno == EINTR) continue;
-    has_children_ = pid == 0;
-    return;
-  }
+  reaper_.reap();
+  note_command_end();
+}
+
+// Records the command's end once the reaper has seen it (here, or in the kill phase).
+void Run::note_command_end() {
+  if (out_.command_reaped || !reaper_.command_status()) return;
+  out_.command_reaped = true;
+  out_.command_status = *reaper_.command_status();
+  trace("command exited after {}: {}", millis(Clock::now() - start_), wait_status_text(out_.command_status));
 }
 
 void Run::count(const std::vector<ProcessInfo>& signalled) {
   for (const auto& p : signalled) torn_down_.emplace(p.pid, p.start_time);
 }
 
-void Run::kill_phase() {
-  auto began = Clock::now();
-  arm(timer_.get(), kKillPhaseLimit);
-  std::set<std::pair<pid_t, std::uint64_t>> killed;
-  int sweeps = 0;
-  while (true) {
-    // Sweep again after every wake-up: a process forked after the last sweep may be there now.
-    // Not needed where the backend's SIGKILL reaches later forks too (cgroup.kill).
-    if (sweeps == 0 || !tree_.kill_is_final()) {
-      auto signalled = tree_.signal_all(SIGKILL, false, std::nullopt);
-      ++sweeps;
-      for (const auto& p : signalled) killed.emplace(p.pid, p.start_time);
-      count(signalled);
-    }
-    reap();
-    if (tree_gone()) break;
-    if (wait_for(timer_.get(), false).timer) {
-      reap();
-      if (tree_gone()) break;
-      out_.survivors = tree_.members();
-      break;
-    }
-    handle_signals();
+void Run::advance() {
+  for (Phase before = phase_;; before = phase_) {
+    advance_once();
+    if (phase_ == before || phase_ == Phase::done) return;
   }
-  auto took = Clock::now() - began;
-  out_.teardown.push_back({.signal = SIGKILL, .processes = static_cast<int>(killed.size()), .took = took});
-  log::verbose("SIGKILL to {} in {} sweep{}; {} after {}", processes(killed.size()), sweeps, sweeps == 1 ? "" : "s",
-               out_.survivors.empty() ? "tree gone" : processes(out_.survivors.size()) + " left", millis(took));
-  for (const auto& p : out_.survivors)
-    log::error("process {} ({}) survived teardown (state {})", p.pid, p.name, p.state);
 }
 
-void Run::teardown(int first_signal, std::optional<pid_t> skip_pgid) {
-  in_teardown_ = true;
-  if (first_signal != SIGKILL) {
-    auto began = Clock::now();
-    // The grace runs from the moment teardown starts, not from when the last process of a big
-    // tree has been signalled (as GNU timeout arms -k before it signals).
-    if (opt_.kill_after) arm(timer_.get(), *opt_.kill_after);
-    else disarm(timer_.get());  // no grace limit: the first signal alone, for as long as it takes
-    bool then_cont = first_signal != SIGCONT && first_signal != SIGSTOP;
-    auto signalled = tree_.signal_all(first_signal, then_cont, skip_pgid);
-    count(signalled);
-    auto took = Clock::now() - began;
-    out_.teardown.push_back({.signal = first_signal, .processes = static_cast<int>(signalled.size()), .took = took});
-    log::verbose("{}{} to {}{} in {} ({} backend)", signal_name(first_signal),
-                 then_cont ? " and SIGCONT" : "", processes(signalled.size()),
-                 skip_pgid ? " (not to the terminal's foreground group, which had it already)" : "",
-                 millis(took), tree_.name());
-    reap();
-    if (tree_gone()) {
-      log::verbose("tree gone after {}", millis(Clock::now() - began));
+void Run::advance_once() {
+  switch (phase_) {
+    case Phase::running:
+      if (out_.command_reaped) {
+        // A command killed by a signal once the context is done (a timer not yet read, an
+        // enclosing ctxrun's teardown that reached the command first) was ended by the context.
+        if (WIFSIGNALED(out_.command_status) && ctx_->err()) end_context();
+        else after_command_exit();
+      } else if (ctx_->err()) {
+        end_context();
+      }
       return;
-    }
-    while (!escalate_) {
-      if (wait_for(timer_.get(), false).timer) {
-        log::verbose("grace period of {} over", format_duration(*opt_.kill_after));
-        break;
-      }
-      handle_signals();
-      reap();
+    case Phase::leftovers:
+      if (tree_gone()) finish();
+      else if (ctx_->err()) end_context();
+      return;
+    case Phase::stopping:
       if (tree_gone()) {
-        log::verbose("tree gone {} into the grace period", millis(Clock::now() - began));
-        return;
+        trace("tree gone {} into the grace period", millis(Clock::now() - stop_began_));
+        finish();
+      } else if (timer_fired_) {
+        trace("grace period of {} over", format_duration(*cmd_.stop.grace));
+        kill();
+      } else if (escalate_) {
+        kill();
       }
-    }
+      return;
+    case Phase::killing:
+    case Phase::done:
+      return;
   }
-  kill_phase();
 }
 
 void Run::end_context() {
+  loop_.unwatch(ctx_->done_fd());  // readable for good now
   auto err = ctx_->err();
   out_.ending = err == context_errc::deadline_exceeded ? Ending::deadline_exceeded : Ending::canceled;
   out_.cause = ctx_->cause();
   out_.cancel_signal = cancel_signal_;
-  log::verbose("{} after {} ({})", err.message(), millis(Clock::now() - start_), out_.cause);
+  ended_on_its_own_ = false;
+  trace("{} after {} ({})", err.message(), millis(Clock::now() - start_), out_.cause);
   // A cancel by signal sends that signal first (sparing the terminal's foreground group, which had
   // it already: ctxrun's own group, whatever number /proc shows for it, 0 included); a cancel of
-  // the context itself (a library caller's cancel()) or by the enclosing ctxrun: --signal.
+  // the context itself (a library caller's cancel()) or by the enclosing ctxrun: the stop policy's.
   if (out_.ending == Ending::canceled && cancel_signal_ != 0 && !cancel_from_enclosing_)
-    teardown(cancel_signal_, cancel_from_terminal_ ? std::optional<pid_t>(getpgrp()) : std::nullopt);
-  else teardown(opt_.signal, std::nullopt);
+    stop(cancel_signal_, cancel_from_terminal_ ? std::optional<pid_t>(getpgrp()) : std::nullopt);
+  else stop(cmd_.stop.signal, std::nullopt);
 }
 
 void Run::after_command_exit() {
-  int status = out_.command_status;
-  out_.ending = WIFSIGNALED(status) ? Ending::signaled : Ending::exited;
-  switch (opt_.orphans) {
+  ended_on_its_own_ = true;
+  out_.ending = WIFSIGNALED(out_.command_status) ? Ending::signaled : Ending::exited;
+  switch (cmd_.orphans) {
     case OrphanPolicy::leave:
+      finish();
       return;
     case OrphanPolicy::kill:
-      if (tree_gone()) return;
-      log::verbose("the command left processes behind: tearing them down (--orphans=kill)");
-      teardown(opt_.signal, std::nullopt);
-      break;
+      if (tree_gone()) return finish();
+      trace("the command left processes behind: tearing them down (--orphans=kill)");
+      stop(cmd_.stop.signal, std::nullopt);
+      return;
     case OrphanPolicy::wait:
-      if (!tree_gone()) log::verbose("waiting for the processes the command left behind (--orphans=wait)");
-      while (!tree_gone() && !ctx_->err()) {
-        wait_for(-1, true);
-        handle_signals();
-        reap();
-      }
-      if (!tree_gone()) end_context();
-      break;
+      if (tree_gone()) return finish();
+      trace("waiting for the processes the command left behind (--orphans=wait)");
+      phase_ = Phase::leftovers;
+      return;
   }
-  if (cancel_signal_ != 0) {
+}
+
+void Run::stop(int first_signal, std::optional<pid_t> skip_pgid) {
+  // From here on the context's end changes nothing (its descriptor would stay readable).
+  loop_.unwatch(ctx_->done_fd());
+  phase_ = Phase::stopping;
+  stop_began_ = Clock::now();
+  if (first_signal == SIGKILL) return kill();
+  // The grace runs from the moment teardown starts, not from when the last process of a big tree
+  // has been signalled (as GNU timeout arms -k before it signals). Without one, the first signal
+  // alone, for as long as it takes.
+  timer_fired_ = false;
+  if (cmd_.stop.grace) timer_.arm(*cmd_.stop.grace);
+  else timer_.disarm();
+  bool then_cont = first_signal != SIGCONT && first_signal != SIGSTOP;
+  auto signalled = tree_.signal_all(first_signal, then_cont, skip_pgid);
+  count(signalled);
+  auto took = Clock::now() - stop_began_;
+  out_.teardown.push_back({.signal = first_signal, .processes = static_cast<int>(signalled.size()), .took = took});
+  trace("{}{} to {}{} in {} ({} backend)", signal_name(first_signal), then_cont ? " and SIGCONT" : "",
+        processes(signalled.size()), skip_pgid ? " (not to the terminal's foreground group, which had it already)" : "",
+        millis(took), tree_.name());
+  reap();
+  if (tree_gone()) {
+    trace("tree gone after {}", millis(Clock::now() - stop_began_));
+    finish();
+  }
+}
+
+void Run::kill() {
+  phase_ = Phase::killing;
+  auto result = kill_phase(tree_, reaper_, timer_, signals_.fd(), [this] { handle_signals(); });
+  note_command_end();
+  count(result.killed);
+  out_.survivors = std::move(result.survivors);
+  out_.teardown.push_back({.signal = SIGKILL, .processes = static_cast<int>(result.killed.size()), .took = result.took});
+  trace("SIGKILL to {} in {} sweep{}; {} after {}", processes(result.killed.size()), result.sweeps,
+        result.sweeps == 1 ? "" : "s",
+        out_.survivors.empty() ? "tree gone" : processes(out_.survivors.size()) + " left", millis(result.took));
+  for (const auto& p : out_.survivors) trace("process {} ({}) survived teardown (state {})", p.pid, p.name, p.state);
+  finish();
+}
+
+void Run::finish() {
+  phase_ = Phase::done;
+  // The command ended on its own, but a cancelling signal came while its leftovers were handled.
+  if (ended_on_its_own_ && cancel_signal_ != 0) {
     out_.ending = Ending::canceled;
     out_.cause = signal_name(cancel_signal_);
     out_.cancel_signal = cancel_signal_;
@@ -307,51 +305,55 @@ Outcome Run::go() {
     out_.cause = ctx_->cause();
     return out_;
   }
-  timer_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!timer_) {
+  if (!timer_.ok()) {
     out_.ending = Ending::error;
-    out_.error = fmt::format("cannot create a timer: {}", std::strerror(errno));
+    out_.error = fmt::format("cannot create a timer: {}", std::strerror(timer_.error()));
     return out_;
   }
   auto env = command_environment();
-  auto spawned = spawn(SpawnRequest{.argv = opt_.command, .env = env, .signals = signals_, .tree = tree_});
+  auto spawned = spawn(SpawnRequest{.argv = cmd_.argv, .env = env, .signals = signals_, .tree = tree_});
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     out_.ending = Ending::error;
     out_.spawn_exit = failure->exit_status();
     out_.tree_refused_command = failure->in_tree_setup;
-    out_.error = failure->in_tree_setup
-                     ? fmt::format("the command could not enter the {} tree: {}", tree_.name(), std::strerror(failure->error))
-                 : failure->before_exec
-                     ? fmt::format("cannot start command '{}': {}{}", opt_.command[0], failure->in_fork ? "fork: " : "",
-                                   std::strerror(failure->error))
-                     : fmt::format("failed to run command '{}': {}", opt_.command[0], std::strerror(failure->error));
+    const std::string& name = cmd_.argv[0];
+    out_.error =
+        failure->in_tree_setup
+            ? fmt::format("the command could not enter the {} tree: {}", tree_.name(), std::strerror(failure->error))
+        : failure->before_exec
+            ? fmt::format("cannot start command '{}': {}{}", name, failure->in_fork ? "fork: " : "",
+                          std::strerror(failure->error))
+            : fmt::format("failed to run command '{}': {}", name, std::strerror(failure->error));
     return out_;
   }
-  command_ = std::get<pid_t>(spawned);
+  pid_t command = std::get<pid_t>(spawned);
+  reaper_.expect(command);
   out_.command_started = true;
-  tree_.started(command_);
-  log::verbose("started '{}' as pid {}", opt_.command[0], command_);
+  tree_.started(command);
+  trace("started '{}' as pid {}", cmd_.argv[0], command);
 
-  while (command_ != 0 && !ctx_->err()) {
-    wait_for(-1, true);
-    handle_signals();
+  loop_.watch(signals_.fd(), POLLIN, [this](short) { handle_signals(); });
+  loop_.watch(ctx_->done_fd(), POLLIN, [](short) {});  // advance() reads ctx_->err()
+  loop_.watch(timer_.fd(), POLLIN, [this](short) { timer_fired_ = timer_.fired(); });
+  // A tree change notification stays pending until gone() re-reads the backend's state.
+  loop_.watch(tree_.change_fd(), POLLPRI, [this](short) { tree_gone(); });
+  advance();
+  while (phase_ != Phase::done) {
+    loop_.wait_once();
     reap();
+    advance();
   }
-  // A command killed by a signal once the context is done (a timer not yet read, an enclosing
-  // ctxrun's teardown that reached the command first) was ended by the context, not on its own.
-  bool ended_by_context = command_ == 0 && WIFSIGNALED(out_.command_status) && ctx_->err();
-  if (command_ == 0 && !ended_by_context) after_command_exit();
-  else end_context();
   out_.processes_torn_down = static_cast<int>(torn_down_.size());
-  log::verbose("reaped {} orphaned process{} besides the command", adopted_reaped_, adopted_reaped_ == 1 ? "" : "es");
+  int orphans = reaper_.others_reaped();
+  trace("reaped {} orphaned process{} besides the command", orphans, orphans == 1 ? "" : "es");
   return out_;
 }
 
 }  // namespace
 
-Outcome run(const RunOptions& options, ContextPtr ctx, SignalRegime& signals, ProcessTree& tree) noexcept {
+Outcome run(const Command& cmd, ContextPtr ctx, SignalRegime& signals, ProcessTree& tree) noexcept {
   try {
-    return Run(options, std::move(ctx), signals, tree).go();
+    return Run(cmd, std::move(ctx), signals, tree).go();
   } catch (const std::exception& e) {
     // Only allocation can throw here. Whatever was started must still go.
     Outcome out;

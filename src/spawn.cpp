@@ -1,4 +1,4 @@
-#include "ctxrun/spawn.h"
+#include "spawn.h"
 
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -8,8 +8,9 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "ctxrun/process_tree.h"
-#include "ctxrun/signals.h"
+#include "ctxrun/outcome.h"
+#include "process_tree.h"
+#include "signal_regime.h"
 #include "ctxrun/unique_fd.h"
 
 namespace ctxrun {
@@ -54,8 +55,8 @@ enum Stage : int { kExec = 0, kBeforeExec = 1, kTreeSetup = 2 };
 }  // namespace
 
 int SpawnFailure::exit_status() const noexcept {
-  if (before_exec) return 125;
-  return error == ENOENT || error == ENOTDIR ? 127 : 126;
+  if (before_exec) return kExitFailure;
+  return error == ENOENT || error == ENOTDIR ? kExitNotFound : kExitCannotExecute;
 }
 
 std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {

@@ -5,7 +5,7 @@
 //   ctxrun::Outcome out = ctxrun::run_command(ctx, {.argv = {"make", "test"}});
 //   if (out.ending == ctxrun::Ending::deadline_exceeded) ...
 //
-// run_command is the library face of the ctxrun tool: the same runner (runner.h), the same tree
+// run_command is the library face of the ctxrun tool: the same runner, the same tree
 // backends, the same teardown. What to do when the context ends is data (StopPolicy), as Go's
 // Cmd.Cancel and Cmd.WaitDelay are.
 //
@@ -15,22 +15,34 @@
 // and rules for the caller's other threads and children. What it does not do: capture output,
 // set the environment or the working directory (the command inherits the caller's, and its
 // stdin, stdout and stderr); start a guardian that finishes the teardown if the caller is
-// killed (the ctxrun tool does: guardian.h).
+// killed (the ctxrun tool does).
 #pragma once
 
 #include <signal.h>
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "ctxrun/context.h"
-#include "ctxrun/options.h"
 #include "ctxrun/outcome.h"
-#include "ctxrun/process_tree.h"
 
 namespace ctxrun {
+
+// What happens to processes the command leaves behind when it exits before the context ends.
+enum class OrphanPolicy {
+  kill,   // torn down like the tree on a deadline: the context's scope has ended
+  wait,   // waited for, still bounded by the deadline
+  leave,  // left running; ctxrun exits at once
+};
+
+// How the process tree is tracked: automatic takes the strongest backend that works here (a cgroup
+// v2 leaf, then the child subreaper, then the process group); the ctxrun(1) manual explains each.
+enum class TreeKind { automatic, cgroup, subreaper, pgroup };
 
 // What teardown does to the tree: Go's Cmd.Cancel and Cmd.WaitDelay as data.
 struct StopPolicy {
@@ -51,8 +63,22 @@ struct Command {
   StopPolicy stop;
   // What happens to processes the command leaves behind when it exits before the context ends.
   OrphanPolicy orphans = OrphanPolicy::kill;
-  // How the tree is tracked (process_tree.h); automatic takes the strongest backend that works.
+  // How the tree is tracked; automatic takes the strongest backend that works.
   TreeKind tree = TreeKind::automatic;
+  // When this run is itself inside a ctxrun run (the ctxrun tool fills it in from CTXRUN_RUN_ID
+  // and CTXRUN_DEADLINE; a library caller normally leaves it empty).
+  struct Enclosing {
+    // The enclosing ctxrun's pid: a cancelling signal sent by it stops the tree by `stop`, as a
+    // parent context cancels a child whose own policy decides how its work stops; the cause says
+    // "from the enclosing ctxrun".
+    std::optional<pid_t> pid;
+    // The deadline shared with it: a cancelling signal within moments of it is the enclosing run's
+    // teardown of that same deadline, and the run ends as DeadlineExceeded.
+    std::optional<wall_time> shared_deadline;
+  } enclosing;
+  // Hears each step of the run, one line each (what the ctxrun tool prints with -v). Empty: the
+  // run says nothing; the library never writes to the caller's stdout or stderr.
+  std::function<void(const std::string&)> trace;
 };
 
 // The signals run_command takes over while it runs: SIGINT, SIGTERM, SIGHUP and SIGQUIT end the
@@ -84,7 +110,7 @@ int block_command_signals() noexcept;
 //    executed, 127 if it was not found).
 //
 // Outcome::teardown and Outcome::processes_torn_down say what teardown did; Outcome::survivors
-// lists the processes still there 10 s (kKillPhaseLimit, runner.h) after the first SIGKILL
+// lists the processes still there 10 s after the first SIGKILL
 // (uninterruptible sleep), whatever the ending. Never throws. Never cancels `ctx`: what cancels
 // the run (a signal) cancels a child of it.
 //
@@ -103,7 +129,7 @@ int block_command_signals() noexcept;
 //    must have no other children while run_command runs.
 //  - The process is a child subreaper during the call, so that orphans of the tree re-parent to it.
 //    Processes left running under OrphanPolicy::leave stay its children: the caller reaps them.
-//  - Messages: a process that survives teardown is reported on stderr ("ctxrun: ...").
+//  - Messages: none. What happened is in the Outcome (survivors included); cmd.trace hears each step.
 //
 // The command inherits the caller's environment, plus CTXRUN_DEADLINE (ctx->deadline() as Unix
 // time) when `ctx` has a deadline; its signal mask is the calling thread's without

@@ -1,13 +1,20 @@
-// Outcome: what happened in one run, and the exit status that tells the caller (DESIGN.md §4).
+// Outcome: what happened in one run, and the exit status that tells the caller (the table is in the
+// README and ctxrun(1), EXIT STATUS).
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <vector>
 
-#include "ctxrun/proc.h"
+#include "ctxrun/process_info.h"
 
 namespace ctxrun {
+
+// The statuses ctxrun (and GNU timeout) reserve for themselves.
+inline constexpr int kExitDeadlineExceeded = 124;
+inline constexpr int kExitFailure = 125;        // ctxrun itself failed
+inline constexpr int kExitCannotExecute = 126;  // the command was found but could not be executed
+inline constexpr int kExitNotFound = 127;
 
 enum class Ending {
   exited,             // the command exited (any status) before the context ended

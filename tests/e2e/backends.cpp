@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "ctxrun/cgroup.h"
+#include "cgroup.h"
 #include "harness.h"
 
 namespace e2e {

@@ -423,10 +423,10 @@ TEST_CASE("-v counts reaped orphans with the right plural") {
   NoSurvivors guard;
   auto one = run({"-v", kHelper, "orphans", "1", "3"});
   CHECK_MESSAGE(one.exited(0), one.describe());
-  CHECK(one.err.find("ctxrun: reaped 1 orphaned process besides the command\n") != std::string::npos);
+  CHECK(one.err.find("s reaped 1 orphaned process besides the command\n") != std::string::npos);
   auto two = run({"-v", kHelper, "orphans", "2", "3"});
   CHECK_MESSAGE(two.exited(0), two.describe());
-  CHECK(two.err.find("ctxrun: reaped 2 orphaned processes besides the command\n") != std::string::npos);
+  CHECK(two.err.find("s reaped 2 orphaned processes besides the command\n") != std::string::npos);
 }
 
 TEST_CASE("the help's --format=go example is the man page's; CAVEATS says pre-existing children stay") {

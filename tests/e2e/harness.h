@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "ctxrun/proc.h"
+#include "proc.h"
 #include "ctxrun/unique_fd.h"
 
 namespace e2e {

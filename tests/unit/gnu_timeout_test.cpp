@@ -2,7 +2,8 @@
 // is tested against GNU's timeout itself in tests/e2e/timeout_compat_test.cpp; these pin the
 // arithmetic and the tables where a differential run cannot see them (rounding to the
 // nanosecond, which name of a number is preferred).
-#include "ctxrun/gnu_timeout.h"
+#include "gnu_parse.h"
+#include "gnu_timeout.h"
 
 #include <doctest/doctest.h>
 #include <locale.h>

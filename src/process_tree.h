@@ -37,11 +37,10 @@
 #include <variant>
 #include <vector>
 
-#include "ctxrun/proc.h"
+#include "ctxrun/command.h"
+#include "proc.h"
 
 namespace ctxrun {
-
-enum class TreeKind { automatic, cgroup, subreaper, pgroup };
 
 class ProcessTree {
  public:

@@ -6,7 +6,7 @@
 
 #include <variant>
 
-#include "ctxrun/options.h"
+#include "options.h"
 
 namespace ctxrun {
 

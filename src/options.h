@@ -1,26 +1,23 @@
-// RunOptions: everything the command line decides about one run. Filled by the CLI (cli.cpp),
-// read by the runner. Build it with designated initializers: fields are never positional.
+// RunOptions: everything the command line decides about one run (the tool's side; the library's is
+// Command). Filled by the CLI (cli.cpp); turned into the run's context and its Command here, so
+// that data flows one way: argv → RunOptions → (context, Command) → run → Outcome → announcement,
+// report, exit status. Build it with designated initializers: fields are never positional.
 #pragma once
 
 #include <signal.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "ctxrun/deadline.h"
 #include "ctxrun/duration.h"
-#include "ctxrun/process_tree.h"
+#include "ctxrun/command.h"
+#include "ctxrun/context.h"
 
 namespace ctxrun {
-
-// What happens to processes the command leaves behind when it exits before the context ends.
-enum class OrphanPolicy {
-  kill,   // torn down like the tree on a deadline: the context's scope has ended
-  wait,   // waited for, still bounded by the deadline
-  leave,  // left running; ctxrun exits at once
-};
 
 enum class Verbosity { quiet, normal, verbose };
 
@@ -41,7 +38,16 @@ struct RunOptions {
   std::string report_path;                          // --report: where to write the JSON outcome
   bool remaining = false;                           // --remaining: print the budget, run nothing
   std::string remaining_format = "seconds";         // --format: seconds, ms or go
-  std::optional<pid_t> enclosing_ctxrun;            // the ctxrun whose tree this one is in (CTXRUN_RUN_ID)
 };
+
+// The context of a run: background, then the inherited deadline (CTXRUN_DEADLINE), then
+// --deadline, then --timeout, then cancellable. The earliest deadline wins. Throws
+// std::system_error when its descriptors cannot be made (context.h).
+ContextPtr make_run_context(const RunOptions& options);
+
+// The command the options describe, for the runner. `enclosing` is the ctxrun this one runs
+// under, if any (CTXRUN_RUN_ID); `trace` hears each step of the run (-v).
+Command make_command(const RunOptions& options, std::optional<pid_t> enclosing,
+                     std::function<void(const std::string&)> trace);
 
 }  // namespace ctxrun

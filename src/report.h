@@ -6,7 +6,7 @@
 #include <string>
 
 #include "ctxrun/deadline.h"
-#include "ctxrun/options.h"
+#include "options.h"
 #include "ctxrun/outcome.h"
 
 namespace ctxrun {

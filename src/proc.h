@@ -8,17 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace ctxrun {
+#include "ctxrun/process_info.h"
 
-// One process as /proc/PID/stat shows it.
-struct ProcessInfo {
-  pid_t pid = 0;
-  pid_t ppid = 0;
-  pid_t pgid = 0;
-  char state = '?';             // R, S, D, T, t, Z, X, ...
-  std::uint64_t start_time = 0; // clock ticks after boot: with pid, names one process for good
-  std::string name;             // comm, at most 15 characters
-};
+namespace ctxrun {
 
 // Whether /proc is this process's own: a procfs mounted for its PID namespace, so that /proc/PID
 // names the process that has PID here. False when /proc is missing, an empty directory, or the

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "ctxrun/options.h"
+#include "options.h"
 
 namespace ctxrun::log {
 
