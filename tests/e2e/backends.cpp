@@ -3,6 +3,14 @@
 #include <doctest/doctest.h>
 #include <dirent.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "cgroup.h"
@@ -38,6 +46,41 @@ bool cgroup_leaf_left(int ctxrun_pid) {
   while (dirent* e = readdir(dir)) found |= std::string(e->d_name).rfind(prefix, 0) == 0;
   closedir(dir);
   return found;
+}
+
+std::vector<std::string> cgroup_leaves_of(const std::vector<int>& ctxrun_pids) {
+  std::vector<std::string> found;
+  auto mount = ctxrun::cgroup2_mount();
+  if (!mount) return found;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(*mount, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (!it->is_directory(ec)) continue;
+    std::string name = it->path().filename().string();
+    for (int pid : ctxrun_pids)
+      if (name.rfind("ctxrun-" + std::to_string(pid) + "-", 0) == 0) found.push_back(it->path().string());
+  }
+  // Deepest first: a parent can be removed only once its children are.
+  std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return found;
+}
+
+void remove_cgroup_leaves(const std::vector<std::string>& leaves) {
+  for (const auto& leaf : leaves) {
+    std::ofstream(leaf + "/cgroup.kill") << "1";
+    // The killed processes leave the leaf as they die: wait for "populated 0" (POLLPRI on
+    // cgroup.events), a few seconds at most.
+    int events = open((leaf + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC);
+    for (int round = 0; events >= 0 && round < 50; ++round) {
+      char buf[256] = {};
+      if (pread(events, buf, sizeof buf - 1, 0) <= 0 || std::strstr(buf, "populated 0")) break;
+      pollfd p{events, POLLPRI, 0};
+      poll(&p, 1, 100);
+    }
+    if (events >= 0) close(events);
+    if (rmdir(leaf.c_str()) != 0) MESSAGE("could not remove the leaked leaf " << leaf << ": " << std::strerror(errno));
+  }
 }
 
 }  // namespace e2e

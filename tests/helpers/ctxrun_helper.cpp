@@ -33,6 +33,13 @@
 //                              default) reports; both wait forever
 //   pgrp FILE                  write to FILE which process group this one is in: "own", "parent"
 //                              (led by the parent), "parent's group" or "other"; exit 0
+//   pid1 N REPORT CMD...       an application PID 1 that never reaps: run CMD N times in turn, as
+//                              children in the same process group, waiting for that pid only; report
+//                              "exited N" or "killed N" for each run, then "done"; then wait forever
+//                              (the test looks at the namespace from outside, then SIGKILLs this one)
+//   record-signals SIG REPORT  report; then a line "signal N from P" for every signal received
+//                              (all that can be caught but SIGCHLD), P the sender's pid as this
+//                              process sees it; exit 0 after recording SIG (0: never)
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -395,6 +402,66 @@ int mode_pgrp(const char* file) {
   return 0;
 }
 
+int mode_pid1(int runs, int fd, char** command) {
+  report_fd = fd;
+  for (int i = 0; i < runs; ++i) {
+    pid_t child = fork_or_die();
+    if (child == 0) {
+      execvp(command[0], command);
+      die("exec");
+    }
+    int status;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    char line[32];
+    if (WIFSIGNALED(status)) std::snprintf(line, sizeof line, "killed %d", WTERMSIG(status));
+    else std::snprintf(line, sizeof line, "exited %d", WEXITSTATUS(status));
+    report(line);
+  }
+  report("done");
+  wait_forever();
+}
+
+int record_exit_signal = 0;
+
+// Appends the decimal digits of `n` at `out`; returns the end. Async-signal-safe.
+char* append_number(char* out, long n) {
+  char digits[24];
+  int count = 0;
+  bool negative = n < 0;
+  unsigned long u = negative ? 0UL - static_cast<unsigned long>(n) : static_cast<unsigned long>(n);
+  do digits[count++] = static_cast<char>('0' + u % 10);
+  while ((u /= 10) != 0);
+  if (negative) *out++ = '-';
+  while (count > 0) *out++ = digits[--count];
+  return out;
+}
+
+void record_handler(int sig, siginfo_t* info, void*) {
+  int saved = errno;
+  char line[64] = "signal ";
+  char* end = append_number(line + 7, sig);
+  std::memcpy(end, " from ", 6);
+  end = append_number(end + 6, info->si_pid);
+  *end++ = '\n';
+  write_all(report_fd, line, static_cast<std::size_t>(end - line));
+  if (sig == record_exit_signal) _exit(0);
+  errno = saved;
+}
+
+int mode_record_signals(int exit_sig, int fd) {
+  report_fd = fd;
+  record_exit_signal = exit_sig;
+  struct sigaction sa {};
+  sa.sa_sigaction = record_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask);  // one line at a time
+  for (int sig = 1; sig < 32; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD) sigaction(sig, &sa, nullptr);
+  report_pid(getpid());
+  report("ready");
+  wait_forever();
+}
+
 int usage() {
   std::fprintf(stderr, "ctxrun_helper: bad arguments (see the comment at the top of the source)\n");
   return 98;
@@ -409,7 +476,7 @@ int main(int argc, char** argv) {
   // A REPORT argument that is not a number is a path to open (a FIFO, from inside tmux).
   for (int i = 2; i < argc; ++i)
     if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env" &&
-        mode != "wait-status" && mode != "pgrp") {
+        mode != "wait-status" && mode != "pgrp" && mode != "pid1") {
       int fd = open(argv[i], O_WRONLY | O_APPEND | O_CREAT, 0644);
       if (fd < 0) die("open report");
       static char number[16];
@@ -460,5 +527,7 @@ int main(int argc, char** argv) {
     std::printf("%s\n", v ? v : "unset");
     return 0;
   }
+  if (mode == "pid1" && argc >= 5) return mode_pid1(arg(2), arg(3), argv + 4);
+  if (mode == "record-signals" && argc == 4) return mode_record_signals(arg(2), arg(3));
   return usage();
 }
