@@ -98,7 +98,7 @@ std::variant<CgroupLeaf, std::string> CgroupLeaf::create(const std::function<voi
   // ancestor's cgroup.procs, which is ctxrun's own: a delegated directory may let ctxrun make the
   // leaf and still refuse the move.
   if (faccessat(AT_FDCWD, (parent + "/cgroup.procs").c_str(), W_OK, AT_EACCESS) != 0)
-    return fmt::format("the command could not be moved into a cgroup under {}: {}/cgroup.procs: {}", parent, parent,
+    return fmt::format("the command could not be moved into a cgroup leaf under {}: {}/cgroup.procs: {}", parent, parent,
                        std::strerror(errno));
   std::string path = fmt::format("{}/ctxrun-{}-{:08x}", parent, getpid(), random_bits());
   if (before_mkdir) before_mkdir(path);

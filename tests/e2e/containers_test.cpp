@@ -21,7 +21,7 @@
 #include <utility>
 
 #include "backends.h"
-#include "ctxrun/cgroup.h"
+#include "cgroup.h"
 #include "harness.h"
 
 using namespace e2e;

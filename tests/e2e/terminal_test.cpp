@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,7 +22,16 @@ std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
 class Tmux {
  public:
   Tmux() : socket_("ctxrun-e2e-" + std::to_string(getpid()) + "-" + std::to_string(instances_++)) {}
-  ~Tmux() { tmux("kill-server"); }
+  // kill-server returns before the server has exited: wait for that (on a pidfd), so that the
+  // test's survivor check does not find it still on its way out.
+  ~Tmux() {
+    long pid = std::strtol(tmux("display-message -p '#{pid}'").c_str(), nullptr, 10);
+    ctxrun::unique_fd server(pid > 0 ? static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)) : -1);
+    tmux("kill-server");
+    if (!server) return;
+    pollfd exited{server.get(), POLLIN, 0};
+    ::poll(&exited, 1, 5000);
+  }
 
   // Whether tmux is here; if not, says so once per test ("SKIPPED: ...").
   static bool available() {
