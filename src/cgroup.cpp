@@ -86,7 +86,7 @@ std::optional<std::string> cgroup2_mount() {
   return std::nullopt;
 }
 
-std::variant<CgroupLeaf, std::string> CgroupLeaf::create(const std::function<void(const std::string&)>& before_mkdir) {
+Result<CgroupLeaf> CgroupLeaf::create(const std::function<void(const std::string&)>& before_mkdir) {
   // Told apart from "no hierarchy": a /proc that cannot be read, or no descriptor left to read it.
   if (!read_text("/proc/self/mountinfo")) return fmt::format("cannot read /proc/self/mountinfo: {}", std::strerror(errno));
   auto mount = cgroup2_mount();

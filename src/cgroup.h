@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ctxrun/unique_fd.h"
+#include "ctxrun/result.h"
 
 namespace ctxrun {
 
@@ -26,7 +27,7 @@ class CgroupLeaf {
   // Creates the leaf, or says why it cannot (no cgroup v2 mount, not writable, the command could
   // not be moved in, ...). `before_mkdir` learns the leaf's path before it exists (the guardian
   // must know of every leaf that may exist).
-  static std::variant<CgroupLeaf, std::string> create(const std::function<void(const std::string&)>& before_mkdir = {});
+  static Result<CgroupLeaf> create(const std::function<void(const std::string&)>& before_mkdir = {});
 
   // Takes charge of the existing leaf at `path` (the guardian does, after ctxrun died).
   static std::optional<CgroupLeaf> adopt(const std::string& path);

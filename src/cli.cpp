@@ -160,7 +160,7 @@ Scanned scan(int argc, char** argv) {
 
 // Writes what --help or --version prints; 0, or 125 with the reason once it cannot be written.
 ExitNow print_out(const std::string& text) {
-  if (int error = log::write_out(text)) return ExitNow{.status = 125, .error = fmt::format("write error: {}", std::strerror(error))};
+  if (auto error = log::write_out(text)) return ExitNow{.status = 125, .error = *error};
   return ExitNow{.status = 0};
 }
 

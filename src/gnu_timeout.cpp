@@ -518,20 +518,24 @@ int timeout_main(int argc, char** argv) {
   if (settings.foreground) {
     tree = std::make_unique<CommandOnly>();
   } else {
-    guardian = Guardian::start();  // before the tree is made: not part of it
+    // Before the tree is made: not part of it. Without one, the run goes on (as ctxrun's does).
+    if (auto started = Guardian::start(); auto* made = std::get_if<Guardian>(&started)) guardian.emplace(std::move(*made));
     become_subreaper();            // without it, automatic falls back to the pgroup backend
     std::string why;
-    auto made = make_process_tree(
-        TreeSetup{.tell_guardian = [&](const std::string& order) { if (guardian) guardian->order(order); },
-                  .own_helper = guardian ? guardian->pid() : std::nullopt},
-        why);
+    bool guarding = false;  // the guardian was given a leaf: the only order it takes here
+    auto made = make_process_tree(TreeSetup{.tell_guardian =
+                                                [&](const std::string& order) {
+                                                  if (guardian) guardian->order(order);
+                                                  guarding = true;
+                                                },
+                                            .own_helper = guardian ? guardian->pid() : std::nullopt},
+                                  why);
     if (auto* error = std::get_if<std::string>(&made)) {
       complain(*error);
       return close_streams(kExitFailure);
     }
     tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
-    if (auto order = tree->guardian_order(); guardian && !order.empty()) guardian->order(order);
-    else guardian.reset();
+    if (!guarding) guardian.reset();
   }
   // 6. Run; release the backend (a cgroup leaf is removed) and the guardian before ending, which
   //    may be by a signal.

@@ -18,6 +18,8 @@
 #include <sstream>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "cgroup.h"
 #include "proc.h"
 
@@ -147,11 +149,12 @@ std::string make_run_marker(const std::string& inherited, const std::string& own
   return inherited.empty() ? own_id : inherited + ":" + own_id;
 }
 
-std::optional<Guardian> Guardian::start() noexcept {
+Result<Guardian> Guardian::start() {
   // The orders channel is a socket, not a pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE in ctxrun
   // if the guardian is gone (an enclosing ctxrun may have torn it down).
   int orders[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, orders) != 0) return std::nullopt;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, orders) != 0)
+    return fmt::format("no guardian: socketpair: {}", std::strerror(errno));
   Guardian g;
   g.orders_.reset(orders[1]);
   unique_fd guardian_end(orders[0]);
@@ -159,7 +162,7 @@ std::optional<Guardian> Guardian::start() noexcept {
   // ctxrun is single-threaded here, so the child may go on using the C library after a raw clone
   // as after fork().
   pid_t pid = fork_quiet_child(&pidfd);
-  if (pid < 0) return std::nullopt;
+  if (pid < 0) return fmt::format("no guardian: fork: {}", std::strerror(errno));
   if (pid == 0) guardian_main(guardian_end.get());
   g.pidfd_.reset(pidfd);
   g.pid_ = pid;

@@ -26,14 +26,15 @@
 #include <string>
 #include <utility>
 
+#include "ctxrun/result.h"
 #include "ctxrun/unique_fd.h"
 
 namespace ctxrun {
 
 class Guardian {
  public:
-  // Starts the guardian; nullopt (errno set) if it could not be started.
-  static std::optional<Guardian> start() noexcept;
+  // Starts the guardian, or says why it could not.
+  static Result<Guardian> start();
 
   Guardian(Guardian&& other) noexcept
       : orders_(std::move(other.orders_)), pidfd_(std::move(other.pidfd_)), pid_(std::exchange(other.pid_, std::nullopt)) {}

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <iterator>
 #include <cstdio>
@@ -46,8 +47,6 @@ void configure(std::string program, Verbosity verbosity) {
   }
 }
 
-const std::string& program() { return g_program; }
-
 bool verbose_enabled() { return g_verbosity == Verbosity::verbose; }
 
 std::string one_line(std::string_view text) {
@@ -64,12 +63,13 @@ std::string one_line(std::string_view text) {
   return out;
 }
 
-int write_out(std::string_view text) {
+Status write_out(std::string_view text) {
   errno = 0;
   std::fwrite(text.data(), 1, text.size(), stdout);
   // ferror() after fflush(): a failed fwrite may have left nothing for fflush to fail on.
-  if (std::fflush(stdout) != 0 || std::ferror(stdout)) return errno != 0 ? errno : EIO;
-  return 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    return fmt::format("write error: {}", std::strerror(errno != 0 ? errno : EIO));
+  return std::nullopt;
 }
 
 void write_line(Verbosity level, const std::string& message) {

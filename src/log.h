@@ -14,12 +14,12 @@
 #include <string>
 #include <string_view>
 
+#include "ctxrun/result.h"
 #include "options.h"
 
 namespace ctxrun::log {
 
 void configure(std::string program, Verbosity verbosity);
-const std::string& program();
 bool verbose_enabled();
 void write_line(Verbosity level, const std::string& message);
 
@@ -27,8 +27,8 @@ void write_line(Verbosity level, const std::string& message);
 std::string one_line(std::string_view text);
 
 // Writes `text` to stdout and flushes it, for output whose value is the point (--help, --version,
-// --remaining). Returns 0, or the errno of the failed write or flush.
-int write_out(std::string_view text);
+// --remaining). Returns why not ("write error: ...") when the write or the flush failed.
+Status write_out(std::string_view text);
 
 template <typename... Args>
 void error(fmt::format_string<Args...> format, Args&&... args) {

@@ -52,7 +52,7 @@ void report(const RunOptions& options, const Outcome& outcome, const ExitPlan& p
                             ReportFacts{.options = options, .outcome = outcome, .exit = plan, .started = started.wall,
                                         .elapsed = std::chrono::steady_clock::now() - started.steady,
                                         .deadline = deadline, .tree_backend = backend});
-  if (!error.empty()) log::error("{}", error);
+  if (error) log::error("{}", *error);
 }
 
 // An ending in ctxrun's own error, with no command's outcome to tell (a usage error, an internal
@@ -104,14 +104,15 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
   // 4. The guardian that finishes teardown if ctxrun is killed; started before ctxrun becomes a
   //    subreaper and before the tree is made, so that it is not part of the tree. The run marker
   //    tells it the tree's processes.
-  auto guardian = Guardian::start();
-  if (!guardian) log::verbose("no guardian ({}): if ctxrun is killed, only the command dies with it",
-                              std::strerror(errno));
+  std::optional<Guardian> guardian;
+  auto started_guardian = Guardian::start();
+  if (auto* made = std::get_if<Guardian>(&started_guardian)) guardian.emplace(std::move(*made));
+  else log::verbose("{}: if ctxrun is killed, only the command dies with it", std::get<std::string>(started_guardian));
   auto enclosing = enclosing_ctxrun();  // before mark_run() adds this run's own id
   std::string run_id = mark_run();
   if (guardian) guardian->order("marker " + run_id);
   // 5. The tree backend (before the spawn: the subreaper flag must be set first).
-  if (int error = become_subreaper()) log::verbose("cannot become a child subreaper: {}", std::strerror(error));
+  if (auto error = become_subreaper()) log::verbose("{}", *error);
   // The runner says each step only with -v: a plain run formats none of them.
   std::function<void(const std::string&)> trace;
   if (log::verbose_enabled()) trace = [](const std::string& step) { log::verbose("{}", step); };

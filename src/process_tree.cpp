@@ -152,7 +152,6 @@ class CgroupTree final : public ProcessTree {
   }
   bool gone(bool) override { return !leaf_.populated(); }
   int change_fd() const noexcept override { return leaf_.events_fd(); }
-  std::string guardian_order() const override { return "cgroup " + leaf_.path(); }
   bool kill_is_final() const noexcept override { return killed_; }
   std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {
     if (sig == SIGKILL) {
@@ -193,10 +192,12 @@ class CgroupTree final : public ProcessTree {
 
 }  // namespace
 
-int become_subreaper() noexcept { return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : errno; }
+Status become_subreaper() {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) return std::nullopt;
+  return fmt::format("cannot become a child subreaper: {}", std::strerror(errno));
+}
 
-std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(const TreeSetup& setup, std::string& why,
-                                                                          bool skip_cgroup) {
+Result<std::unique_ptr<ProcessTree>> make_process_tree(const TreeSetup& setup, std::string& why, bool skip_cgroup) {
   int is_subreaper = 0;
   int subreaper_errno = prctl(PR_GET_CHILD_SUBREAPER, &is_subreaper) == 0 && is_subreaper ? 0 : EPERM;
   bool subreaper = subreaper_errno == 0;

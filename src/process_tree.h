@@ -10,7 +10,7 @@
 // not one per level; SIGKILL, and cgroup.kill, still reach everything. This needs a /proc of our
 // PID namespace; without one each process is signalled directly.
 //
-// Backends (DESIGN.md §2):
+// Backends (docs/design.md, "Tree backends"):
 //  - cgroup: a fresh cgroup v2 leaf per run (cgroup.h); the command moves in before exec, so the
 //    whole tree is born inside and cannot leave it. Teardown ends with cgroup.kill, which no fork
 //    storm outruns; "populated 0" in cgroup.events says the tree is gone. Needs a writable cgroup v2.
@@ -39,6 +39,7 @@
 
 #include "ctxrun/command.h"
 #include "proc.h"
+#include "ctxrun/result.h"
 
 namespace ctxrun {
 
@@ -78,10 +79,6 @@ class ProcessTree {
   // one SIGKILL sweep is enough and the runner only waits for gone().
   virtual bool kill_is_final() const noexcept { return false; }
 
-  // What the guardian (guardian.h) needs, beyond the run marker, to finish a teardown after
-  // ctxrun's death: an order line such as "cgroup PATH", or "" if nothing.
-  virtual std::string guardian_order() const { return {}; }
-
  protected:
   std::optional<pid_t> command_;  // once started
 };
@@ -101,15 +98,15 @@ struct TreeSetup {
 };
 
 // Makes ctxrun a child subreaper: orphans of the tree re-parent to it (every backend profits: ctxrun
-// reaps them and learns of their death by SIGCHLD). Returns 0 or the errno.
-int become_subreaper() noexcept;
+// reaps them and learns of their death by SIGCHLD).
+Status become_subreaper();
 
 // Makes the backend `setup.kind` (automatic: the strongest that works here; `skip_cgroup` leaves
 // the cgroup backend out, after the command could not enter a leaf). Must be called before the
 // command is spawned, and after become_subreaper(), whose outcome it takes into account. On
 // failure returns a message naming the reason, ready to print after "ctxrun: ". `why` receives,
 // for automatic, why it chose as it did.
-std::variant<std::unique_ptr<ProcessTree>, std::string> make_process_tree(const TreeSetup& setup, std::string& why,
-                                                                          bool skip_cgroup = false);
+Result<std::unique_ptr<ProcessTree>> make_process_tree(const TreeSetup& setup, std::string& why,
+                                                     bool skip_cgroup = false);
 
 }  // namespace ctxrun

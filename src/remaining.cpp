@@ -20,8 +20,8 @@ namespace {
 
 // The value is the point of --remaining: one that cannot be written is a failure, not a 0.
 int print(const std::string& line) {
-  if (int error = log::write_out(line)) {
-    log::error("write error: {}", std::strerror(error));
+  if (auto error = log::write_out(line)) {
+    log::error("{}", *error);
     return 125;
   }
   return 0;

@@ -126,7 +126,7 @@ std::string cannot_write(const std::string& path, int error) {
 // named directly: renaming over it would replace it, so the report is written into it, as `>>`
 // would: neither created nor truncated (a file behind a link keeps what it holds, such as the
 // command's output when the link is /dev/stdout).
-std::string write_in_place(const std::string& path, const std::string& text) {
+Status write_in_place(const std::string& path, const std::string& text) {
   // O_NONBLOCK for the open only: a FIFO that nobody reads is an error (ENXIO), not a ctxrun that
   // never ends.
   unique_fd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
@@ -139,7 +139,7 @@ std::string write_in_place(const std::string& path, const std::string& text) {
 // A regular file, or none yet: a temporary file in the same directory, renamed over `path`. Its
 // name is unpredictable and it is created exclusively, so nothing planted there in advance (a
 // symbolic link to a file root would overwrite) is followed.
-std::string replace(const std::string& path, const std::string& text) {
+Status replace(const std::string& path, const std::string& text) {
   std::size_t slash = path.rfind('/');
   std::size_t dir_end = slash == std::string::npos ? 0 : slash + 1;
   std::string prefix = path.substr(0, dir_end) + "." + path.substr(dir_end) + ".";
@@ -166,7 +166,7 @@ std::string replace(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-std::string write_report(const std::string& path, const ReportFacts& facts) {
+Status write_report(const std::string& path, const ReportFacts& facts) {
   std::string text = report_json(facts);
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return write_in_place(path, text);

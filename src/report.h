@@ -8,6 +8,7 @@
 #include "ctxrun/deadline.h"
 #include "options.h"
 #include "ctxrun/outcome.h"
+#include "ctxrun/result.h"
 
 namespace ctxrun {
 
@@ -31,7 +32,7 @@ std::string report_json(const ReportFacts& facts);
 // a temporary file with an unpredictable name created exclusively in the same directory, then
 // renamed over `path`, so a reader never sees half a report. Anything else (a device, a FIFO, a
 // symbolic link such as /dev/stdout): written into as it is, never created, truncated or replaced.
-// Returns "" or an error message.
-std::string write_report(const std::string& path, const ReportFacts& facts);
+// Returns why it could not be written, if it could not.
+Status write_report(const std::string& path, const ReportFacts& facts);
 
 }  // namespace ctxrun

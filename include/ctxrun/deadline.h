@@ -11,12 +11,14 @@
 #include <string_view>
 #include <variant>
 
+#include "ctxrun/result.h"
+
 namespace ctxrun {
 
 using wall_time = std::chrono::time_point<std::chrono::system_clock, std::chrono::nanoseconds>;
 
 // Parses `text`. On failure returns an error message naming the value, ready to print after "ctxrun: ".
-std::variant<wall_time, std::string> parse_deadline(std::string_view text);
+Result<wall_time> parse_deadline(std::string_view text);
 
 // RFC 3339 in UTC with milliseconds: "2026-11-25T17:00:00.250Z".
 std::string format_rfc3339(wall_time t);
@@ -25,6 +27,6 @@ std::string format_rfc3339(wall_time t);
 std::string format_unix(wall_time t);
 
 // Parses the output of format_unix (digits, optionally '.' and up to 9 digits); no '@'.
-std::variant<wall_time, std::string> parse_unix(std::string_view text);
+Result<wall_time> parse_unix(std::string_view text);
 
 }  // namespace ctxrun

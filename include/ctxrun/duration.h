@@ -15,6 +15,8 @@
 #include <string_view>
 #include <variant>
 
+#include "ctxrun/result.h"
+
 namespace ctxrun {
 
 struct Duration {
@@ -27,7 +29,7 @@ struct Duration {
 };
 
 // Parses `text`. On failure returns an error message naming the value, ready to print after "ctxrun: ".
-std::variant<Duration, std::string> parse_duration(std::string_view text);
+Result<Duration> parse_duration(std::string_view text);
 
 // Formats like Go's Duration.String(): "2s", "1m30s", "1.5s", "250ms", "0s".
 std::string format_duration(std::chrono::nanoseconds d);
