@@ -28,6 +28,25 @@ if(CONFIG)
 endif()
 step("install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${PREFIX}" ${config_args})
 
+# Only the public API is installed, and the package asks for nothing of the tool's: the headers
+# are exactly include/ctxrun/ of the source tree (internals live in src/), and no installed CMake
+# file names CLI11 or spdlog.
+file(GLOB installed RELATIVE "${PREFIX}/include/ctxrun" "${PREFIX}/include/ctxrun/*")
+file(GLOB public RELATIVE "${SOURCE_DIR}/../../include/ctxrun" "${SOURCE_DIR}/../../include/ctxrun/*.h")
+list(SORT installed)
+list(SORT public)
+if(NOT installed STREQUAL public)
+  message(FATAL_ERROR "installed headers '${installed}' are not the public API '${public}'")
+endif()
+file(GLOB_RECURSE package_files "${PREFIX}/lib*/cmake/ctxrun/*.cmake")
+foreach(f ${package_files})
+  file(READ "${f}" text)
+  if(text MATCHES "CLI11|spdlog")
+    message(FATAL_ERROR "${f} names a dependency of the tool, not of the library (CLI11 or spdlog)")
+  endif()
+endforeach()
+message(STATUS "public headers only (${installed}); no CLI11 or spdlog in the package")
+
 # The installed package, and where the build found its dependencies; no package registry, so that
 # nothing but PREFIX can provide ctxrun.
 string(REPLACE "|" ";" prefix_path "${PREFIX};${DEPS_PREFIX_PATH}")
