@@ -126,6 +126,29 @@ std::optional<std::vector<ProcessInfo>> scan_processes() {
   return all;
 }
 
+std::optional<std::vector<pid_t>> own_children() {
+  if (!proc_is_ours()) return std::nullopt;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/children", static_cast<int>(getpid()));
+  unique_fd fd(open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  std::vector<pid_t> children;
+  const char* p = text.c_str();
+  for (char* end = nullptr;; p = end) {
+    long pid = std::strtol(p, &end, 10);
+    if (end == p) break;
+    children.push_back(static_cast<pid_t>(pid));
+  }
+  return children;
+}
+
 std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInfo>& all) {
   std::unordered_multimap<pid_t, const ProcessInfo*> children;
   children.reserve(all.size());

@@ -26,6 +26,10 @@ std::optional<ProcessInfo> read_process(pid_t pid);
 // Every process (thread-group leader) on the system, or nullopt if /proc cannot be read.
 std::optional<std::vector<ProcessInfo>> scan_processes();
 
+// This process's children now (zombies included), from /proc/self/task/PID/children; nullopt where
+// /proc is not ours or the kernel does not offer that file.
+std::optional<std::vector<pid_t>> own_children();
+
 // The processes in `all` whose chain of parents leads to `root` (root itself excluded).
 std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInfo>& all);
 

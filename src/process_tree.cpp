@@ -136,7 +136,8 @@ class PgroupTree final : public ProcessTree {
 
 class CgroupTree final : public ProcessTree {
  public:
-  explicit CgroupTree(CgroupLeaf leaf) : leaf_(std::move(leaf)) {}
+  // ctxrun's children before the spawn (a shell's background job, the guardian) are not the tree's.
+  explicit CgroupTree(CgroupLeaf leaf) : leaf_(std::move(leaf)), preexisting_(own_children()) {}
   const char* name() const noexcept override { return "cgroup"; }
   // Writing "0" moves the writer: the command enters the leaf before exec.
   bool prepare_child() const noexcept override { return ::write(leaf_.procs_fd(), "0", 1) == 1; }
@@ -150,7 +151,19 @@ class CgroupTree final : public ProcessTree {
       if (auto p = read_process(pid); p && !is_zombie(*p)) out.push_back(std::move(*p));
     return out;
   }
-  bool gone(bool) override { return !leaf_.populated(); }
+  // "populated 0" comes as the last process leaves the cgroup, a moment before it is a zombie its
+  // parent can reap: when that parent is ctxrun (an orphan re-parented to it), the tree is gone only
+  // once ctxrun has no child left but those it had before, or the kernel would be left holding a
+  // zombie whose reaper has exited. Its SIGCHLD wakes the loop for the last look.
+  bool gone(bool has_children) override {
+    if (leaf_.populated()) return false;
+    if (!has_children) return true;
+    auto children = own_children();
+    if (!children || !preexisting_) return true;  // no /proc of ours: "populated 0" is all we know
+    for (pid_t child : *children)
+      if (std::find(preexisting_->begin(), preexisting_->end(), child) == preexisting_->end()) return false;
+    return true;
+  }
   int change_fd() const noexcept override { return leaf_.events_fd(); }
   bool kill_is_final() const noexcept override { return killed_; }
   std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {
@@ -187,6 +200,7 @@ class CgroupTree final : public ProcessTree {
   }
 
   CgroupLeaf leaf_;
+  std::optional<std::vector<pid_t>> preexisting_;  // ctxrun's children before the spawn
   bool killed_ = false;  // cgroup.kill succeeded: every process, present and future, is killed
 };
 
