@@ -204,10 +204,13 @@ TEST_CASE("stress: 100 concurrent runs of 20-process trees end as the contract s
     for (auto& p : run.tree)
       if (auto now = ctxrun::read_process(p.pid); now && now->start_time == p.start_time) {
         ++left;
-        MESSAGE("left: pid " << p.pid << " (" << p.name << ") state " << now->state << " of a run ended by "
-                             << ending_name(run.ending) << " on " << run.backend);
+        MESSAGE("left: pid " << p.pid << " (" << p.name << ", parent " << now->ppid << std::string(now->ppid == getpid() ? ": this test" : "")
+                             << ") in state " << std::string(1, now->state) << ", of a run ended by "
+                             << std::string(ending_name(run.ending)) << " on " << run.backend);
       }
-  CHECK(left == 0);
+  // A zombie whose parent is this test was a child of a ctxrun that exited without reaping it
+  // (docs/hardening.md: with the cgroup backend, "populated 0" can come before the zombie does).
+  CHECK_MESSAGE(left == 0, "processes of the trees left (a zombie re-parented to this test is one ctxrun did not reap)");
   CHECK(await_no_survivors(10s));
   CHECK(processes_with(token).empty());
   auto leaves = leaves_of(ctxrun_pids);
