@@ -21,7 +21,13 @@ std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
 class Tmux {
  public:
   Tmux() : socket_("ctxrun-e2e-" + std::to_string(getpid()) + "-" + std::to_string(instances_++)) {}
-  ~Tmux() { tmux("kill-server"); }
+  // kill-server returns before the server and the pane's processes have exited: wait for them (on
+  // pidfds), or the test's NoSurvivors takes the dying for survivors (seen under ASan, whose
+  // processes take longer to go).
+  ~Tmux() {
+    tmux("kill-server");
+    await_no_survivors(10s);
+  }
 
   // Whether tmux is here; if not, says so once per test ("SKIPPED: ...").
   static bool available() {
