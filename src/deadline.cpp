@@ -122,18 +122,28 @@ std::variant<wall_time, std::string> parse_deadline(std::string_view text) {
 }
 
 std::string format_rfc3339(wall_time t) {
-  auto days = floor<std::chrono::days>(t);
+  // Whole seconds and the nanoseconds after them, without going through a day in nanoseconds:
+  // near 1677-09-21 the start of the day is before the first nanosecond a wall_time can hold.
+  std::int64_t ns = t.time_since_epoch().count();
+  std::int64_t secs = ns / 1'000'000'000, sub = ns % 1'000'000'000;
+  if (sub < 0) {
+    --secs;
+    sub += 1'000'000'000;
+  }
+  sys_seconds whole{seconds(secs)};
+  auto days = floor<std::chrono::days>(whole);
   year_month_day ymd(days);
-  hh_mm_ss<nanoseconds> tod(t - days);
+  hh_mm_ss<seconds> tod(whole - days);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", static_cast<int>(ymd.year()),
                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                     tod.hours().count(), tod.minutes().count(), tod.seconds().count(),
-                     duration_cast<milliseconds>(tod.subseconds()).count());
+                     tod.hours().count(), tod.minutes().count(), tod.seconds().count(), sub / 1'000'000);
 }
 
 std::string format_unix(wall_time t) {
-  auto ns = t.time_since_epoch().count();
-  return fmt::format("{}.{:09}", ns / 1000000000, ns % 1000000000);
+  // Before 1970: a sign, then the magnitude (ns / 1e9 and ns % 1e9 would both be negative: "0.-5").
+  std::int64_t ns = t.time_since_epoch().count();
+  std::uint64_t magnitude = ns < 0 ? static_cast<std::uint64_t>(-(ns + 1)) + 1 : static_cast<std::uint64_t>(ns);
+  return fmt::format("{}{}.{:09}", ns < 0 ? "-" : "", magnitude / 1000000000, magnitude % 1000000000);
 }
 
 }  // namespace ctxrun

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace ctxrun {
@@ -125,14 +126,14 @@ Duration from_seconds(double seconds) {
 // GNU timeout's grammar: strtod's number, then at most one of s/m/h/d.
 std::variant<Duration, std::string> parse_gnu(std::string_view text) {
   std::string s(text);
-  if (s.empty() || s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '+' || s[0] == '-')
-    return invalid(text);
+  // strtod would skip any leading white space (" \t\n\v\f\r") and then take a sign: "\r-92" was -92 s.
+  if (s.empty() || std::strchr(" \t\n\v\f\r+-", s[0])) return invalid(text);
   char* end = nullptr;
   errno = 0;
   double value = std::strtod(s.c_str(), &end);
   if (end == s.c_str() || std::isnan(value)) return invalid(text);
   // ERANGE on overflow gives HUGE_VAL: "too large" means no deadline, as in GNU.
-  std::string_view rest(end);
+  std::string_view rest(end, static_cast<std::size_t>(s.c_str() + s.size() - end));  // a NUL is not an end
   double scale = 1;
   if (rest.size() > 1) return invalid(text);
   if (rest.size() == 1) {

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,15 +21,12 @@ std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
 class Tmux {
  public:
   Tmux() : socket_("ctxrun-e2e-" + std::to_string(getpid()) + "-" + std::to_string(instances_++)) {}
-  // kill-server returns before the server has exited: wait for that (on a pidfd), so that the
-  // test's survivor check does not find it still on its way out.
+  // kill-server returns before the server and the pane's processes have exited: wait for them (on
+  // pidfds), or the test's NoSurvivors takes the dying for survivors (seen under ASan, whose
+  // processes take longer to go).
   ~Tmux() {
-    long pid = std::strtol(tmux("display-message -p '#{pid}'").c_str(), nullptr, 10);
-    ctxrun::unique_fd server(pid > 0 ? static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)) : -1);
     tmux("kill-server");
-    if (!server) return;
-    pollfd exited{server.get(), POLLIN, 0};
-    ::poll(&exited, 1, 5000);
+    await_no_survivors(10s);
   }
 
   // Whether tmux is here; if not, says so once per test ("SKIPPED: ...").

@@ -405,7 +405,7 @@ TEST_CASE("timeout: exit statuses: the command's own or 124 or 137 or the comman
     same({.args = {"10", kHelper, "exit", std::to_string(n)}});
   // Dies of its own signal: timeout dies of the same one (no core), status and all.
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGPIPE, SIGSEGV, SIGABRT, SIGKILL, SIGALRM}) {
-    auto [gnu, ours] = same({.args = {"10", kHelper, "kill-self", std::to_string(sig)}});
+    auto gnu = same({.args = {"10", kHelper, "kill-self", std::to_string(sig)}}).first;
     CHECK_MESSAGE(gnu.killed_by(sig), gnu.describe());
   }
   // Timed out: 124; timed out with KILL: 137 (GNU dies of its own KILL without --foreground).
@@ -468,7 +468,7 @@ TEST_CASE("timeout: --preserve-status") {
   for (bool fg : {false, true}) {
     std::vector<std::string> args{"--preserve-status", "-k", "0.2", "60", kHelper, "ignore-term", "3"};
     if (fg) args.insert(args.begin(), "--foreground");
-    auto [gnu, ours] = same_observed({.args = args}, send({SIGALRM}));
+    auto gnu = same_observed({.args = args}, send({SIGALRM})).first;
     CHECK_MESSAGE((fg ? gnu.exit.exited(137) : gnu.exit.killed_by(SIGKILL)), gnu.exit.describe());
   }
 }
@@ -563,7 +563,7 @@ TEST_CASE("timeout: signals sent to timeout are passed on and it then dies of th
       return Case{.args = std::move(args)};
     };
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) {
-      auto [gnu, ours] = same_observed(with({"-v", "60", kHelper, "hang", "3"}), send({sig}));
+      auto gnu = same_observed(with({"-v", "60", kHelper, "hang", "3"}), send({sig})).first;
       CHECK_MESSAGE(gnu.exit.killed_by(sig), gnu.exit.describe());
     }
     // SIGALRM is the timer: 124.

@@ -40,8 +40,16 @@
 //   record-signals SIG REPORT  report; then a line "signal N from P" for every signal received
 //                              (all that can be caught but SIGCHLD), P the sender's pid as this
 //                              process sees it; exit 0 after recording SIG (0: never)
+//   mixed-tree N REPORT END    N more processes below this one, cycling through the hard cases: a
+//                              plain child, a TERM-ignoring child, a setsid double-fork escapee,
+//                              a TERM-ignoring setsid escapee; all report, then this one; "ready".
+//                              END "hang" waits forever; a number exits with it, leaving the tree
+//   fds                        print on stdout the open fds of this process ("own: 0 1 2") and of
+//                              its parent ("parent: ...", once the parent waits in poll(2), as
+//                              ctxrun does in its event loop), one line each; exit 0
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -462,6 +470,82 @@ int mode_record_signals(int exit_sig, int fd) {
   wait_forever();
 }
 
+int mode_mixed_tree(int count, int fd, const char* end) {
+  report_fd = fd;
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  auto report_and_wait = [&] {
+    close(p[0]);
+    char line[32];
+    int n = std::snprintf(line, sizeof line, "pid %d\n", static_cast<int>(getpid()));
+    write_all(p[1], line, static_cast<std::size_t>(n));
+    close(p[1]);
+    wait_forever();
+  };
+  for (int i = 0; i < count; ++i) {
+    int kind = i % 4;
+    pid_t child = fork_or_die();
+    if (child != 0) {
+      if (kind >= 2) while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {}  // the escapee's parent
+      continue;
+    }
+    if (kind == 1 || kind == 3) signal(SIGTERM, SIG_IGN);
+    if (kind >= 2) {
+      setsid();
+      if (fork_or_die() != 0) _exit(0);  // the grandchild is orphaned: it re-parents to a subreaper
+    }
+    report_and_wait();
+  }
+  close(p[1]);
+  // Forward the pid lines; EOF comes once every process has written its line and closed the pipe.
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(p[0], buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("read");
+    write_all(report_fd, buf, static_cast<std::size_t>(n));
+  }
+  close(p[0]);
+  report_pid(getpid());
+  report("ready");
+  if (std::strcmp(end, "hang") == 0) wait_forever();
+  return std::atoi(end);
+}
+
+// The open fds of process `pid` ("self" or a number) as " 0 1 2", without the one reading them.
+std::string open_fds(const std::string& pid) {
+  std::string out;
+  DIR* dir = opendir(("/proc/" + pid + "/fd").c_str());
+  if (!dir) die("opendir");
+  int own = pid == "self" ? dirfd(dir) : -1;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.' || std::atoi(e->d_name) == own) continue;
+    out += ' ';
+    out += e->d_name;
+  }
+  closedir(dir);
+  return out;
+}
+
+// Whether process `pid` is blocked in poll(2), as ctxrun is in its event loop.
+bool in_poll(pid_t pid) {
+  char buf[64] = {};
+  int fd = open(("/proc/" + std::to_string(pid) + "/syscall").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n > 2 && std::strncmp(buf, "7 ", 2) == 0;  // SYS_poll on x86-64
+}
+
+int mode_fds() {
+  // ctxrun's set is read once it waits in its event loop: until then it may still hold a
+  // descriptor of the spawn. Bounded, in case the parent is not a ctxrun (then read as it is).
+  for (int i = 0; i < 1000000 && !in_poll(getppid()); ++i) sched_yield();
+  std::string text = "own:" + open_fds("self") + "\nparent:" + open_fds(std::to_string(getppid())) + "\n";
+  write_all(STDOUT_FILENO, text.data(), text.size());
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr, "ctxrun_helper: bad arguments (see the comment at the top of the source)\n");
   return 98;
@@ -522,6 +606,8 @@ int main(int argc, char** argv) {
   if (mode == "trap-exit" && argc == 5) return mode_trap_exit(arg(2), arg(3), arg(4));
   if (mode == "term-ignoring-child" && argc == 3) return mode_term_ignoring_child(arg(2));
   if (mode == "pgrp" && argc == 3) return mode_pgrp(argv[2]);
+  if (mode == "mixed-tree" && argc == 5) return mode_mixed_tree(arg(2), arg(3), argv[4]);
+  if (mode == "fds" && argc == 2) return mode_fds();
   if (mode == "env" && argc == 3) {
     const char* v = std::getenv(argv[2]);
     std::printf("%s\n", v ? v : "unset");

@@ -202,6 +202,10 @@ TEST_CASE("format_rfc3339: UTC with milliseconds, truncated") {
   CHECK(format_rfc3339(at(0)) == "1970-01-01T00:00:00.000Z");
   CHECK(format_rfc3339(at(utc(2024y / 2 / 29, 23h + 59min + 59s + 7ms))) == "2024-02-29T23:59:59.007Z");
   CHECK(format_rfc3339(at(-1'000'000'000)) == "1969-12-31T23:59:59.000Z");
+  CHECK(format_rfc3339(at(-1)) == "1969-12-31T23:59:59.999Z");
+  // The first nanosecond a wall_time holds: the start of its day is out of range (signed overflow,
+  // found by fuzz_deadline under UBSan).
+  CHECK(format_rfc3339(at(INT64_MIN)) == "1677-09-21T00:12:43.145Z");
 }
 
 TEST_CASE("format_unix: seconds with nine fraction digits") {
@@ -210,6 +214,12 @@ TEST_CASE("format_unix: seconds with nine fraction digits") {
   CHECK(format_unix(at(0)) == "0.000000000");
   CHECK(format_unix(at(1)) == "0.000000001");
   CHECK(format_unix(at(9'223'372'036'854'775'807)) == "9223372036.854775807");
+}
+
+TEST_CASE("format_unix: before 1970, a sign and the magnitude (found by fuzz_deadline)") {
+  CHECK(format_unix(at(-500'000'000)) == "-0.500000000");  // was "0.-500000000"
+  CHECK(format_unix(at(-1'500'000'000)) == "-1.500000000");
+  CHECK(format_unix(at(INT64_MIN)) == "-9223372036.854775808");
 }
 
 TEST_CASE("parse_unix: digits and an optional fraction, no '@'") {

@@ -160,6 +160,17 @@ TEST_CASE("parse_duration: rejects what is neither grammar, naming the value") {
   CHECK(rejected("") == "invalid duration '' (empty)");
 }
 
+TEST_CASE("parse_duration: no white space before a sign, no NUL byte (found by fuzz_duration)") {
+  // strtod skips \v, \f and \r too, then takes the sign: "\r-92" was a timeout of -92 s.
+  for (const char* text : {"\r-92", "\v-1", "\f1", "\r1", "\v+5s"}) {
+    CAPTURE(text);
+    CHECK(rejected(text) == "invalid duration '" + std::string(text) + "'");
+  }
+  // A string_view may hold a NUL: what follows it is not the end of the value.
+  CHECK(std::holds_alternative<std::string>(ctxrun::parse_duration(std::string_view("1\0x", 3))));
+  CHECK(std::holds_alternative<std::string>(ctxrun::parse_duration(std::string_view("1\0", 2))));
+}
+
 TEST_CASE("format_duration: like Go's Duration.String") {
   CHECK(format_duration(0ns) == "0s");
   CHECK(format_duration(1ns) == "1ns");
