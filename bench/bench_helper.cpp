@@ -129,7 +129,8 @@ int mode_idle(double seconds, int fd) {
   report_fd = fd;
   write_pid_line(report_fd);
   report("ready");
-  timespec left{static_cast<time_t>(seconds), static_cast<long>((seconds - static_cast<double>(static_cast<time_t>(seconds))) * 1e9)};
+  timespec left{static_cast<time_t>(seconds),
+                static_cast<long>((seconds - static_cast<double>(static_cast<time_t>(seconds))) * 1e9)};
   while (clock_nanosleep(CLOCK_MONOTONIC, 0, &left, &left) == EINTR) {}
   report("ending");
   char buf[64];

@@ -44,8 +44,8 @@
 
 #include <fmt/format.h>
 
-#include "proc.h"
 #include "ctxrun/unique_fd.h"
+#include "proc.h"
 
 extern char** environ;
 
@@ -107,10 +107,10 @@ std::optional<std::string> read_small_file(const std::string& path) {
 // Options
 
 struct Options {
-  std::string ctxrun;                  // the ctxrun binary
-  std::string helper;                  // ctxrun_bench_helper
-  std::string timeout_bin;             // GNU timeout (default: "timeout" from PATH)
-  std::string source;                  // what ctxrun was built from (bench/run: git describe)
+  std::string ctxrun;       // the ctxrun binary
+  std::string helper;       // ctxrun_bench_helper
+  std::string timeout_bin;  // GNU timeout (default: "timeout" from PATH)
+  std::string source;       // what ctxrun was built from (bench/run: git describe)
   // Other ctxrun builds measured alongside, as NAME=PATH: a candidate optimisation against the
   // current build, alternating in the same run.
   std::vector<std::pair<std::string, std::string>> variants;
@@ -122,11 +122,11 @@ struct Options {
   double precision_timeout = 0.2;
   int teardown_reps = 5;
   std::vector<int> sizes{10, 100, 1000, 3000};
-  double kill_after = 0.1;             // grace before SIGKILL for TERM-ignoring trees
+  double kill_after = 0.1;  // grace before SIGKILL for TERM-ignoring trees
   int escape_reps = 3;
   std::vector<int> escape_sizes{100, 1000};
-  double escape_share = 0.1;           // fraction of an escape tree that are setsid daemons
-  double survivor_wait = 0.5;          // how long after the wrapper's exit a process may still die
+  double escape_share = 0.1;   // fraction of an escape tree that are setsid daemons
+  double survivor_wait = 0.5;  // how long after the wrapper's exit a process may still die
   int idle_reps = 3;
   double idle_seconds = 5;
 };
@@ -226,8 +226,7 @@ Options parse_options(int argc, char** argv) {
         if (eq == std::string::npos || eq == 0) broken("--variants takes NAME=PATH[,NAME=PATH...]");
         o.variants.emplace_back(v.substr(0, eq), v.substr(eq + 1));
       }
-    }
-    else if (key == "--backends") o.backends = split(value, ',');
+    } else if (key == "--backends") o.backends = split(value, ',');
     else if (key == "--sections") o.sections = split(value, ',');
     else if (key == "--overhead-runs") o.overhead_runs = to_int(value);
     else if (key == "--precision-runs") o.precision_runs = to_int(value);
@@ -472,7 +471,7 @@ int sweep(Reaper& reaper, i64 limit_ns, std::map<std::string, int>* killed = nul
 // The tools
 
 struct Tool {
-  std::string label;    // "ctxrun[subreaper]", "timeout"
+  std::string label;  // "ctxrun[subreaper]", "timeout"
   bool is_ctxrun = false;
   std::string backend;  // ctxrun's --tree
   std::string binary;   // the ctxrun build (is_ctxrun)
@@ -534,20 +533,20 @@ class Bench {
     int processes = 0;
     bool ignore_term = false;
     int escapees = 0;
-    double timeout = 0;        // the wrapper's -t
+    double timeout = 0;  // the wrapper's -t
     bool judge_survivors = false;
   };
   struct TreeRun {
-    bool valid = false;        // the tree was in place before the deadline
-    i64 build_ns = 0;          // spawn to "ready"
-    i64 first_ns = -1;         // reference to the first tree process gone
-    i64 gone_ns = -1;          // reference to the last tree process gone (-1: not all went)
-    i64 exit_ns = -1;          // reference to the wrapper's exit
-    int reported = 0;          // processes the helper reported
-    int survivors = 0;         // still alive when judged
-    i64 hwm_kb = -1;           // the wrapper's VmHWM, read as late as it was readable
-    Counters at_exit;          // the wrapper's whole-life CPU and context switches (its zombie)
-    int status = 0;            // the wrapper's wait status
+    bool valid = false;  // the tree was in place before the deadline
+    i64 build_ns = 0;    // spawn to "ready"
+    i64 first_ns = -1;   // reference to the first tree process gone
+    i64 gone_ns = -1;    // reference to the last tree process gone (-1: not all went)
+    i64 exit_ns = -1;    // reference to the wrapper's exit
+    int reported = 0;    // processes the helper reported
+    int survivors = 0;   // still alive when judged
+    i64 hwm_kb = -1;     // the wrapper's VmHWM, read as late as it was readable
+    Counters at_exit;    // the wrapper's whole-life CPU and context switches (its zombie)
+    int status = 0;      // the wrapper's wait status
   };
   TreeRun run_tree(const Tool* tool, const TreeSpec& spec);
 
@@ -590,7 +589,7 @@ class Bench {
   std::vector<std::string> notes_;
 
   // Results kept for the memory and targets sections.
-  std::map<std::string, double> overhead_added_us_;      // per tool: median added wall time
+  std::map<std::string, double> overhead_added_us_;  // per tool: median added wall time
   std::map<std::string, Summary> precision_ms_;
   std::map<std::string, std::map<int, Summary>> obey_ms_, ignore_ms_;  // tool ("floor") → size → gone
   std::map<std::string, std::map<int, std::vector<double>>> hwm_teardown_;
@@ -657,8 +656,8 @@ Bench::TreeRun Bench::run_tree(const Tool* tool, const TreeSpec& spec) {
   watch(wrapper.get(), kWrapper, true);
   watch(report_r.get(), kReport, false);
 
-  std::vector<unique_fd> tree;   // pidfds of the reported processes
-  std::vector<i64> gone_at;      // when each was seen gone; 0: not yet
+  std::vector<unique_fd> tree;  // pidfds of the reported processes
+  std::vector<i64> gone_at;     // when each was seen gone; 0: not yet
   int remaining = 0;
   bool wrapper_exited = false, ready = false;
   i64 wrapper_exit_at = 0;
@@ -932,8 +931,9 @@ void Bench::overhead() {
     auto argv = wrapper_argv(o_, t, 10, std::nullopt, false);
     if (t.is_ctxrun) argv.pop_back();  // "--": the exact command line
     argv.push_back("true");
-    std::string shown = t.is_ctxrun ? "`" + t.label.substr(0, t.label.find('[')) + " --tree=" + t.backend + " -t 10s true`"
-                                    : "`timeout 10s true`";
+    std::string shown = t.is_ctxrun
+                            ? "`" + t.label.substr(0, t.label.find('[')) + " --tree=" + t.backend + " -t 10s true`"
+                            : "`timeout 10s true`";
     cases.push_back({shown, argv, false, t.label});
   }
   std::vector<std::vector<double>> wall(cases.size()), cpu(cases.size()), switches(cases.size());
@@ -955,18 +955,18 @@ void Bench::overhead() {
   for (std::size_t i = 0; i < cases.size(); ++i)
     if (cases[i].tool == "timeout") timeout_added = summarize(wall[i]).median - bare;
   fmt::print("### 1. Wrapper overhead\n\n");
-  fmt::print("Wall time from spawn to exit, {} runs per command, alternating. Added = median minus bare `true`'s "
-             "median. Own CPU: the wrapper's own time on a CPU (schedstat of its zombie; excludes `true`).\n\n",
-             o_.overhead_runs);
+  fmt::print(
+      "Wall time from spawn to exit, {} runs per command, alternating. Added = median minus bare `true`'s "
+      "median. Own CPU: the wrapper's own time on a CPU (schedstat of its zombie; excludes `true`).\n\n",
+      o_.overhead_runs);
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < cases.size(); ++i) {
     auto s = summarize(wall[i]);
     double added = s.median - bare;
     if (i > 0) overhead_added_us_[cases[i].tool] = added;
     rows.push_back({cases[i].label, us_cell(s), fmt::format("{:.0f} µs", s.p99),
-                    i == 0 ? "—" : fmt::format("{:.0f} µs", added),
-                    i == 0 ? "—" : ratio_cell(added, timeout_added), us_cell(summarize(cpu[i])),
-                    fmt::format("{:.0f}", summarize(switches[i]).median)});
+                    i == 0 ? "—" : fmt::format("{:.0f} µs", added), i == 0 ? "—" : ratio_cell(added, timeout_added),
+                    us_cell(summarize(cpu[i])), fmt::format("{:.0f}", summarize(switches[i]).median)});
   }
   print_table({"command", "wall", "p99", "added per run", "added ÷ timeout's", "own CPU", "ctx switches"}, rows);
 }
@@ -988,10 +988,11 @@ void Bench::precision() {
   }
   cleanup("the precision runs");
   fmt::print("### 2. Deadline precision\n\n");
-  fmt::print("`-t {}` around a command that would wait forever (it dies of SIGTERM); time from the deadline "
-             "(spawn + {}) to the wrapper's exit, {} runs per tool, alternating. It includes the wrapper's own "
-             "start-up (its timer starts when it has started) and the teardown of one process.\n\n",
-             secs(o_.precision_timeout), secs(o_.precision_timeout), o_.precision_runs);
+  fmt::print(
+      "`-t {}` around a command that would wait forever (it dies of SIGTERM); time from the deadline "
+      "(spawn + {}) to the wrapper's exit, {} runs per tool, alternating. It includes the wrapper's own "
+      "start-up (its timer starts when it has started) and the teardown of one process.\n\n",
+      secs(o_.precision_timeout), secs(o_.precision_timeout), o_.precision_runs);
   double timeout_p50 = 0, timeout_p99 = 0;
   for (std::size_t i = 0; i < tools_.size(); ++i)
     if (!tools_[i].is_ctxrun) {
@@ -1004,8 +1005,8 @@ void Bench::precision() {
     auto s = summarize(late[i]);
     precision_ms_[tools_[i].label] = s;
     rows.push_back({tools_[i].label, fmt::format("{:.2f} ms", s.median), fmt::format("{:.2f}–{:.2f} ms", s.p25, s.p75),
-                    fmt::format("{:.2f} ms", s.p99), fmt::format("{:.2f} ms", s.max),
-                    ratio_cell(s.median, timeout_p50), ratio_cell(s.p99, timeout_p99)});
+                    fmt::format("{:.2f} ms", s.p99), fmt::format("{:.2f} ms", s.max), ratio_cell(s.median, timeout_p50),
+                    ratio_cell(s.p99, timeout_p99)});
   }
   print_table({"wrapper", "p50", "p25–p75", "p99", "max", "p50 ÷ timeout's", "p99 ÷ timeout's"}, rows);
 }
@@ -1057,7 +1058,8 @@ void Bench::teardown() {
                                          r.survivors, n, ign ? " (tree ignores SIGTERM)" : ""));
           auto& gone = ign ? ignore : obey;
           if (r.gone_ns >= 0) gone[label(t)][n].push_back(static_cast<double>(r.gone_ns) / kMs);
-          if (r.exit_ns >= 0) (ign ? ignore_exit : obey_exit)[label(t)][n].push_back(static_cast<double>(r.exit_ns) / kMs);
+          if (r.exit_ns >= 0)
+            (ign ? ignore_exit : obey_exit)[label(t)][n].push_back(static_cast<double>(r.exit_ns) / kMs);
           if (!ign && r.first_ns >= 0) obey_first[label(t)][n].push_back(static_cast<double>(r.first_ns) / kMs);
           if (t && !ign && r.hwm_kb > 0) hwm_teardown_[t->label][n].push_back(static_cast<double>(r.hwm_kb));
           if (t && r.at_exit.ok) {
@@ -1110,25 +1112,28 @@ void Bench::teardown() {
   };
 
   fmt::print("### 3. Teardown latency against tree size\n\n");
-  fmt::print("Trees built by the helper (fan-out 8, every process waiting in pause()); deadlines calibrated per "
-             "size so that every tree is in place first: {}. {} repetitions, tools in rotating order. The floor is the "
-             "benchmark's own `kill(-pgid, SIGKILL)` of the same tree, timed from the kill() call. All processes "
-             "stay in the wrapper's process group (fair to GNU timeout). Gone = exited (pidfd readable).\n\n",
-             [&] {
-               std::string s;
-               for (int n : o_.sizes) s += fmt::format("{}{}: -t {}", s.empty() ? "" : ", ", n, secs(timeout_for[n]));
-               return s;
-             }(),
-             o_.teardown_reps);
+  fmt::print(
+      "Trees built by the helper (fan-out 8, every process waiting in pause()); deadlines calibrated per "
+      "size so that every tree is in place first: {}. {} repetitions, tools in rotating order. The floor is the "
+      "benchmark's own `kill(-pgid, SIGKILL)` of the same tree, timed from the kill() call. All processes "
+      "stay in the wrapper's process group (fair to GNU timeout). Gone = exited (pidfd readable).\n\n",
+      [&] {
+        std::string s;
+        for (int n : o_.sizes) s += fmt::format("{}{}: -t {}", s.empty() ? "" : ", ", n, secs(timeout_for[n]));
+        return s;
+      }(),
+      o_.teardown_reps);
   fmt::print("**3a. Tree obeys SIGTERM**: from the deadline (spawn + `-t`) to the last process gone.\n\n");
   table(obey, true);
   fmt::print("Per process (µs per process, median ÷ size; flat = linear growth):\n\n");
   per_process(obey);
-  fmt::print("From the deadline to the first process gone (when the first signal lands; includes the wrapper's "
-             "start-up offset):\n\n");
+  fmt::print(
+      "From the deadline to the first process gone (when the first signal lands; includes the wrapper's "
+      "start-up offset):\n\n");
   table(obey_first, false);
-  fmt::print("From the deadline to the wrapper's exit (GNU timeout exits once its child is reaped; ctxrun once the "
-             "tree is gone and reaped):\n\n");
+  fmt::print(
+      "From the deadline to the wrapper's exit (GNU timeout exits once its child is reaped; ctxrun once the "
+      "tree is gone and reaped):\n\n");
   table(obey_exit, false);
   auto cost = [&](std::map<std::string, std::map<int, std::vector<double>>>& cpu,
                   std::map<std::string, std::map<int, std::vector<double>>>& wakeups) {
@@ -1145,13 +1150,15 @@ void Bench::teardown() {
     }
     print_table(head, rows);
   };
-  fmt::print("The wrapper's own CPU time over its whole life (start-up, waiting, teardown, reaping; from its "
-             "zombie's schedstat) and its context switches (wake-ups), median:\n\n");
+  fmt::print(
+      "The wrapper's own CPU time over its whole life (start-up, waiting, teardown, reaping; from its "
+      "zombie's schedstat) and its context switches (wake-ups), median:\n\n");
   cost(obey_cpu, obey_wakeups);
-  fmt::print("**3b. Tree ignores SIGTERM** (`-k {}`): from the SIGKILL step (spawn + `-t` + `-k`) to the last "
-             "process gone. ctxrun starts its grace period after its SIGTERM step, GNU timeout before it, so "
-             "ctxrun's figure includes its SIGTERM step.\n\n",
-             secs(o_.kill_after));
+  fmt::print(
+      "**3b. Tree ignores SIGTERM** (`-k {}`): from the SIGKILL step (spawn + `-t` + `-k`) to the last "
+      "process gone. ctxrun starts its grace period after its SIGTERM step, GNU timeout before it, so "
+      "ctxrun's figure includes its SIGTERM step.\n\n",
+      secs(o_.kill_after));
   table(ignore, true);
   fmt::print("Per process (µs per process):\n\n");
   per_process(ignore);
@@ -1160,9 +1167,10 @@ void Bench::teardown() {
   fmt::print("The wrapper's own CPU time and context switches over its whole life, median:\n\n");
   cost(ignore_cpu, ignore_wakeups);
   if (retries > 0 || unready > 0)
-    fmt::print("({} runs were repeated with a later deadline because the tree was not ready in time; {} could not "
-               "be measured.)\n\n",
-               retries, unready);
+    fmt::print(
+        "({} runs were repeated with a later deadline because the tree was not ready in time; {} could not "
+        "be measured.)\n\n",
+        retries, unready);
 }
 
 void Bench::escape() {
@@ -1192,10 +1200,11 @@ void Bench::escape() {
     }
   }
   fmt::print("### 3c. Trees with setsid escapees\n\n");
-  fmt::print("{}% of each tree are daemons (fork, setsid, fork; the middle one exits), the rest obey SIGTERM. "
-             "Processes still alive {} after the wrapper exited (after the kill() for the floor) are counted, then "
-             "killed by the benchmark. {} repetitions.\n\n",
-             std::lround(o_.escape_share * 100), secs(o_.survivor_wait), o_.escape_reps);
+  fmt::print(
+      "{}% of each tree are daemons (fork, setsid, fork; the middle one exits), the rest obey SIGTERM. "
+      "Processes still alive {} after the wrapper exited (after the kill() for the floor) are counted, then "
+      "killed by the benchmark. {} repetitions.\n\n",
+      std::lround(o_.escape_share * 100), secs(o_.survivor_wait), o_.escape_reps);
   std::vector<std::vector<std::string>> rows;
   for (int n : o_.escape_sizes) {
     int e = std::max(1, static_cast<int>(std::lround(n * o_.escape_share)));
@@ -1218,19 +1227,20 @@ void Bench::idle() {
       if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
         broken(fmt::format("{} idle run gave {}", t.label, describe_status(r.status)));
       idle_cpu_us_[t.label].push_back(static_cast<double>(r.ending.cpu_ns - r.ready.cpu_ns) / kUs);
-      idle_wakeups_[t.label].push_back(static_cast<double>(r.ending.voluntary + r.ending.involuntary -
-                                                           r.ready.voluntary - r.ready.involuntary));
+      idle_wakeups_[t.label].push_back(
+          static_cast<double>(r.ending.voluntary + r.ending.involuntary - r.ready.voluntary - r.ready.involuntary));
       idle_hwm_[t.label].push_back(static_cast<double>(r.ending.hwm_kb));
       cpu_life[t.label].push_back(static_cast<double>(r.exit.cpu_ns) / kUs);
       sw_life[t.label].push_back(static_cast<double>(r.exit.voluntary + r.exit.involuntary));
     }
   }
   fmt::print("### 4. Idle cost\n\n");
-  fmt::print("The wrapper runs a command that does nothing for {} s (`-t` far away). Window: from the command's "
-             "\"ready\" to its \"ending\" report. CPU is the wrapper's own on-CPU time (/proc/PID/schedstat, ns "
-             "resolution; not its children's); wake-ups are its context switches (voluntary + involuntary, "
-             "/proc/PID/status). Whole life: read from its zombie. {} repetitions; median (max).\n\n",
-             o_.idle_seconds, o_.idle_reps);
+  fmt::print(
+      "The wrapper runs a command that does nothing for {} s (`-t` far away). Window: from the command's "
+      "\"ready\" to its \"ending\" report. CPU is the wrapper's own on-CPU time (/proc/PID/schedstat, ns "
+      "resolution; not its children's); wake-ups are its context switches (voluntary + involuntary, "
+      "/proc/PID/status). Whole life: read from its zombie. {} repetitions; median (max).\n\n",
+      o_.idle_seconds, o_.idle_reps);
   std::vector<std::vector<std::string>> rows;
   for (const auto& t : tools_) {
     auto c = summarize(idle_cpu_us_[t.label]), w = summarize(idle_wakeups_[t.label]);
@@ -1244,9 +1254,10 @@ void Bench::idle() {
 
 void Bench::memory() {
   fmt::print("### 5. Peak memory of the wrapper\n\n");
-  fmt::print("VmHWM (peak resident set, shared library pages included) of the wrapper process itself, from "
-             "/proc/PID/status, read as late as the wrapper can be read: at the end of the idle window, and in "
-             "the SIGTERM teardowns of section 3 right after the last tree process went. Median kB.\n\n");
+  fmt::print(
+      "VmHWM (peak resident set, shared library pages included) of the wrapper process itself, from "
+      "/proc/PID/status, read as late as the wrapper can be read: at the end of the idle window, and in "
+      "the SIGTERM teardowns of section 3 right after the last tree process went. Median kB.\n\n");
   double timeout_idle = summarize(idle_hwm_["timeout"]).median;
   std::vector<std::string> head{"wrapper", "idle run"};
   std::vector<int> sizes;
@@ -1263,7 +1274,8 @@ void Bench::memory() {
     for (int n : sizes) row.push_back(kb(summarize(hwm_teardown_[t.label][n])));
     row.push_back(ratio_cell(summarize(idle_hwm_[t.label]).median, timeout_idle));
     for (int n : sizes)
-      row.push_back(ratio_cell(summarize(hwm_teardown_[t.label][n]).median, summarize(hwm_teardown_["timeout"][n]).median));
+      row.push_back(
+          ratio_cell(summarize(hwm_teardown_[t.label][n]).median, summarize(hwm_teardown_["timeout"][n]).median));
     rows.push_back(row);
   }
   print_table(head, rows);
@@ -1307,9 +1319,10 @@ void Bench::targets() {
       if (o_.sizes.size() >= 2) {
         int a = o_.sizes[o_.sizes.size() - 2], b = o_.sizes.back();
         double pa = (*data)[l][a].median / a, pb = (*data)[l][b].median / b;
-        rows.push_back({l, fmt::format("teardown ({}) grows ≤ linearly", data == &obey_ms_ ? "obeys TERM" : "from SIGKILL"),
-                        fmt::format("per process {:.1f} µs at {}, {:.1f} µs at {}", pa * 1000, a, pb * 1000, b),
-                        verdict(pb <= 1.25 * pa)});
+        rows.push_back(
+            {l, fmt::format("teardown ({}) grows ≤ linearly", data == &obey_ms_ ? "obeys TERM" : "from SIGKILL"),
+             fmt::format("per process {:.1f} µs at {}, {:.1f} µs at {}", pa * 1000, a, pb * 1000, b),
+             verdict(pb <= 1.25 * pa)});
       }
     }
     if (!idle_hwm_[l].empty() && !idle_hwm_["timeout"].empty()) {
@@ -1348,11 +1361,13 @@ int Bench::run() {
   }
   if (leftovers_ > 0) {
     std::string names;
-    for (const auto& [name, count] : leftover_names_) names += fmt::format("{}{} ×{}", names.empty() ? "" : ", ", name, count);
+    for (const auto& [name, count] : leftover_names_)
+      names += fmt::format("{}{} ×{}", names.empty() ? "" : ", ", name, count);
     progress(fmt::format("{} processes were left behind by runs and killed by the sweeps: {}", leftovers_, names));
-    fmt::print("(Processes left behind by runs, outside the trees measured, and killed by the benchmark's "
-               "sweeps: {}.)\n",
-               names);
+    fmt::print(
+        "(Processes left behind by runs, outside the trees measured, and killed by the benchmark's "
+        "sweeps: {}.)\n",
+        names);
   }
   return 0;
 }

@@ -25,7 +25,8 @@ void annotate(const Outcome& outcome) {
   if (!actions || std::string_view(actions) != "true") return;
   if (outcome.ending != Ending::deadline_exceeded && outcome.ending != Ending::canceled) return;
   const char* what = outcome.ending == Ending::canceled ? "context canceled" : "context deadline exceeded";
-  std::string line = fmt::format("::error title=ctxrun: {}::{} ({}): {}\n", what, what, outcome.cause, torn_down(outcome));
+  std::string line = fmt::format("::error title=ctxrun: {}::{} ({}): {}\n", what, what, outcome.cause,
+                                 torn_down(outcome));
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
 }
@@ -38,18 +39,12 @@ void announce(const Outcome& outcome) {
     case Ending::deadline_exceeded:
       if (!outcome.command_started)
         log::notice("context deadline exceeded ({} had already passed): command not run", outcome.cause);
-      else
-        log::notice("context deadline exceeded ({}): {}", outcome.cause, torn_down(outcome));
+      else log::notice("context deadline exceeded ({}): {}", outcome.cause, torn_down(outcome));
       break;
-    case Ending::canceled:
-      log::notice("context canceled ({}): {}", outcome.cause, torn_down(outcome));
-      break;
-    case Ending::error:
-      log::error("{}", outcome.error);
-      break;
+    case Ending::canceled: log::notice("context canceled ({}): {}", outcome.cause, torn_down(outcome)); break;
+    case Ending::error: log::error("{}", outcome.error); break;
     case Ending::exited:
-    case Ending::signaled:
-      break;
+    case Ending::signaled: break;
   }
   for (const auto& p : outcome.survivors)
     log::error("process {} ({}) survived teardown (state {})", p.pid, log::one_line(p.name), p.state);

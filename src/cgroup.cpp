@@ -88,7 +88,8 @@ std::optional<std::string> cgroup2_mount() {
 
 Result<CgroupLeaf> CgroupLeaf::create(const std::function<void(const std::string&)>& before_mkdir) {
   // Told apart from "no hierarchy": a /proc that cannot be read, or no descriptor left to read it.
-  if (!read_text("/proc/self/mountinfo")) return fmt::format("cannot read /proc/self/mountinfo: {}", std::strerror(errno));
+  if (!read_text("/proc/self/mountinfo"))
+    return fmt::format("cannot read /proc/self/mountinfo: {}", std::strerror(errno));
   auto mount = cgroup2_mount();
   if (!mount) return std::string("no cgroup v2 hierarchy is mounted");
   auto own = own_cgroup();
@@ -98,8 +99,8 @@ Result<CgroupLeaf> CgroupLeaf::create(const std::function<void(const std::string
   // ancestor's cgroup.procs, which is ctxrun's own: a delegated directory may let ctxrun make the
   // leaf and still refuse the move.
   if (faccessat(AT_FDCWD, (parent + "/cgroup.procs").c_str(), W_OK, AT_EACCESS) != 0)
-    return fmt::format("the command could not be moved into a cgroup leaf under {}: {}/cgroup.procs: {}", parent, parent,
-                       std::strerror(errno));
+    return fmt::format("the command could not be moved into a cgroup leaf under {}: {}/cgroup.procs: {}", parent,
+                       parent, std::strerror(errno));
   std::string path = fmt::format("{}/ctxrun-{}-{:08x}", parent, getpid(), random_bits());
   if (before_mkdir) before_mkdir(path);
   if (mkdir(path.c_str(), 0755) != 0)
@@ -199,8 +200,7 @@ bool CgroupLeaf::remove() noexcept {
     std::string parent = path_.substr(0, path_.rfind('/')) + "/cgroup.procs";
     for (int pass = 0; pass < 100 && !remove_tree(path_) && errno == EBUSY; ++pass)
       for (pid_t pid : pids_below()) write_file(parent, std::to_string(pid));
-  } catch (...) {
-  }
+  } catch (...) {}
   if (access(path_.c_str(), F_OK) == 0) return false;
   path_.clear();
   return true;

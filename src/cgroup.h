@@ -17,8 +17,8 @@
 #include <variant>
 #include <vector>
 
-#include "ctxrun/unique_fd.h"
 #include "ctxrun/result.h"
+#include "ctxrun/unique_fd.h"
 
 namespace ctxrun {
 

@@ -1,7 +1,7 @@
 #include "cli.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -9,9 +9,9 @@
 #include <optional>
 #include <string_view>
 
-#include "log.h"
 #include "ctxrun/signals.h"
 #include "ctxrun/version.h"
+#include "log.h"
 
 namespace ctxrun {
 namespace {
@@ -44,11 +44,10 @@ struct OptionSpec {
 };
 
 constexpr OptionSpec kOptions[] = {
-    {'t', "timeout", true},     {'d', "deadline", true},      {'s', "signal", true},
-    {'k', "kill-after", true},  {0, "orphans", true},         {0, "tree", true},
-    {0, "format", true},        {0, "report", true},          {0, "preserve-status", false},
-    {0, "no-inherit", false},   {0, "remaining", false},      {'v', "verbose", false},
-    {'q', "quiet", false},      {'h', "help", false},         {0, "version", false},
+    {'t', "timeout", true},        {'d', "deadline", true},  {'s', "signal", true},   {'k', "kill-after", true},
+    {0, "orphans", true},          {0, "tree", true},        {0, "format", true},     {0, "report", true},
+    {0, "preserve-status", false}, {0, "no-inherit", false}, {0, "remaining", false}, {'v', "verbose", false},
+    {'q', "quiet", false},         {'h', "help", false},     {0, "version", false},
 };
 
 struct Scanned {
@@ -170,12 +169,15 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   Scanned scanned = scan(argc, argv);
   // From here on every usage error is reported once the report's path is known.
   RunOptions known{.command = scanned.operands, .report_path = scanned.report_path};
-  auto usage = [&](std::string message) { return ExitNow{.status = 125, .error = std::move(message), .options = known}; };
+  auto usage = [&](std::string message) {
+    return ExitNow{.status = 125, .error = std::move(message), .options = known};
+  };
   if (!scanned.error.empty()) return usage(scanned.error);
 
-  CLI::App app{"Run a command under a deadline; when the deadline passes, a cancelling signal\n"
-               "arrives or the command ends, tear down its whole process tree.",
-               "ctxrun"};
+  CLI::App app{
+      "Run a command under a deadline; when the deadline passes, a cancelling signal\n"
+      "arrives or the command ends, tear down its whole process tree.",
+      "ctxrun"};
   app.footer(kExamples);
   app.prefix_command();  // option parsing stops at the first operand: `ctxrun -t 5s ls -l`
   app.set_version_flag("--version", std::string("ctxrun ") + kVersion);
@@ -184,16 +186,17 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   bool preserve = false, verbose = false, quiet = false, no_inherit = false, remaining = false;
   app.add_option("-t,--timeout", timeout,
                  "Deadline relative to now: Go (1h30m, 1.5s, 250ms) or GNU (90, 2.5m, 1d) "
-                 "syntax; 0 or inf: none")->type_name("DURATION");
+                 "syntax; 0 or inf: none")
+      ->type_name("DURATION");
   app.add_option("-d,--deadline", deadline,
                  "Absolute deadline: RFC 3339 (2026-11-25T17:00:00Z) or @UNIXTIME; follows the "
-                 "wall clock")->type_name("TIME");
+                 "wall clock")
+      ->type_name("TIME");
   app.add_option("-s,--signal", signal,
                  "First signal of teardown on a deadline and for leftovers (default TERM): name or number; "
                  "on a cancel, the cancelling signal goes first")
       ->type_name("SIG");
-  app.add_option("-k,--kill-after", kill_after, "Grace before SIGKILL (default 10s; 0: never)")
-      ->type_name("DURATION");
+  app.add_option("-k,--kill-after", kill_after, "Grace before SIGKILL (default 10s; 0: never)")->type_name("DURATION");
   app.add_option("--orphans", orphans,
                  "Processes left behind when the command ends in time: kill (default), wait, leave")
       ->type_name("POLICY");
@@ -283,9 +286,10 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
     if (const char* inherited = std::getenv("CTXRUN_DEADLINE")) {
       auto parsed = parse_unix(inherited);
       if (bad(parsed))
-        return usage(fmt::format("invalid CTXRUN_DEADLINE '{}' (expected seconds since the epoch like "
-                                 "1764090000.25; --no-inherit ignores it)",
-                                 inherited));
+        return usage(
+            fmt::format("invalid CTXRUN_DEADLINE '{}' (expected seconds since the epoch like "
+                        "1764090000.25; --no-inherit ignores it)",
+                        inherited));
       options.inherited_deadline = std::get<wall_time>(parsed);
       options.inherited_text = inherited;
     }

@@ -42,9 +42,7 @@ std::chrono::nanoseconds saturating_add(std::chrono::nanoseconds a, std::chrono:
 
 // A context whose descriptors cannot be made could never become done: a deadline would be silently
 // lost. Refuse instead, as an allocation failure would (EMFILE, ENFILE, ENOMEM, ENOSPC).
-[[noreturn]] void cannot_make(const char* what) {
-  throw std::system_error(errno, std::system_category(), what);
-}
+[[noreturn]] void cannot_make(const char* what) { throw std::system_error(errno, std::system_category(), what); }
 
 unique_fd timer_fd(clockid_t clock) {
   unique_fd fd(timerfd_create(clock, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -68,9 +66,7 @@ const std::error_category& context_category() noexcept {
   return category;
 }
 
-std::error_code make_error_code(context_errc e) noexcept {
-  return {static_cast<int>(e), context_category()};
-}
+std::error_code make_error_code(context_errc e) noexcept { return {static_cast<int>(e), context_category()}; }
 
 Context::~Context() = default;
 
@@ -79,8 +75,7 @@ ContextPtr background() {
   return root;
 }
 
-ContextPtr Context::make(ContextPtr parent, std::optional<Timer> timer,
-                         std::optional<wall_time> deadline) {
+ContextPtr Context::make(ContextPtr parent, std::optional<Timer> timer, std::optional<wall_time> deadline) {
   ContextPtr child(new Context());
   child->cancel_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!child->cancel_) cannot_make("ctxrun: context: eventfd");

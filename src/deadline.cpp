@@ -54,8 +54,8 @@ std::variant<wall_time, std::string> parse_rfc3339(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
   int year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2);
   int hour = digits(s, 11, 2), minute = digits(s, 14, 2), second = digits(s, 17, 2);
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || s[4] != '-' ||
-      s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || s[4] != '-' || s[7] != '-' ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
     return invalid(s, "expected RFC 3339 like 2026-11-25T17:00:00Z, or @UNIXTIME");
   year_month_day ymd{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
                      std::chrono::day(static_cast<unsigned>(day))};
@@ -78,8 +78,8 @@ std::variant<wall_time, std::string> parse_rfc3339(std::string_view s) {
   }
   if (pos != s.size()) return invalid(s, "unexpected text after the zone");
   // In seconds first: a nanosecond count only reaches from 1677 to 2262, and must not wrap around.
-  std::int64_t secs = sys_seconds(sys_days(ymd)).time_since_epoch().count() + hour * 3600 +
-                      minute * 60 + second - offset_minutes * 60;
+  std::int64_t secs = sys_seconds(sys_days(ymd)).time_since_epoch().count() + hour * 3600 + minute * 60 + second -
+                      offset_minutes * 60;
   auto t = to_wall_time(secs, nanos);
   if (!t) return invalid(s, "out of range: deadlines go from 1677-09-21 to 2262-04-11");
   return *t;
@@ -95,7 +95,7 @@ std::variant<wall_time, std::string> parse_unix(std::string_view s) {
     secs = secs * 10 + (s[pos] - '0');
     if (secs > 9'223'372'036LL) {  // the last second a nanosecond count reaches (2262)
       too_far = true;
-      secs = 9'223'372'037LL;       // keep reading, so that bad syntax is reported as such
+      secs = 9'223'372'037LL;  // keep reading, so that bad syntax is reported as such
     }
     ++pos;
   }
@@ -135,8 +135,8 @@ std::string format_rfc3339(wall_time t) {
   year_month_day ymd(days);
   hh_mm_ss<seconds> tod(whole - days);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                     tod.hours().count(), tod.minutes().count(), tod.seconds().count(), sub / 1'000'000);
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), tod.hours().count(),
+                     tod.minutes().count(), tod.seconds().count(), sub / 1'000'000);
 }
 
 std::string format_unix(wall_time t) {

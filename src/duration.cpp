@@ -87,8 +87,7 @@ bool decimal_to_nanos(Decimal d, std::int64_t unit_ns, std::int64_t& nanos) {
     if (whole_digits > 20) return false;
   }
   u128 result = 0;
-  for (std::size_t i = 0; i < whole_digits; ++i)
-    result = result * 10 + static_cast<unsigned>(product[i] - '0');
+  for (std::size_t i = 0; i < whole_digits; ++i) result = result * 10 + static_cast<unsigned>(product[i] - '0');
   if (fraction) ++result;
   if (result >= static_cast<u128>(kMaxNanosInt)) return false;
   nanos = static_cast<std::int64_t>(result);
@@ -182,8 +181,7 @@ std::variant<Duration, std::string> parse_go(std::string_view text) {
     std::int64_t ns = 0;
     if (too_large || !decimal_to_nanos(std::move(number), unit_ns, ns) || ns >= kMaxNanosInt - total_ns)
       too_large = true;  // keep checking the syntax of the rest
-    else
-      total_ns += ns;
+    else total_ns += ns;
   }
   if (too_large) return Duration{.infinite = true, .clamped = true};
   return Duration{.value = std::chrono::nanoseconds(total_ns)};
@@ -218,8 +216,7 @@ std::string format_duration(std::chrono::nanoseconds d) {
   };
   if (u < 1000) return fmt::format("{}{}ns", sign, u);
   if (u < 1000000) return fmt::format("{}{}{}us", sign, u / 1000, trim(fmt::format("{:03}", u % 1000)));
-  if (u < 1000000000)
-    return fmt::format("{}{}{}ms", sign, u / 1000000, trim(fmt::format("{:06}", u % 1000000)));
+  if (u < 1000000000) return fmt::format("{}{}{}ms", sign, u / 1000000, trim(fmt::format("{:06}", u % 1000000)));
   std::uint64_t secs = u / 1000000000;
   std::string frac = trim(fmt::format("{:09}", u % 1000000000));
   std::uint64_t h = secs / 3600, m = (secs / 60) % 60, s = secs % 60;

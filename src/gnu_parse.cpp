@@ -28,6 +28,8 @@ struct NumName {
   const char* name;
 };
 
+// A table, laid out by hand.
+// clang-format off
 constexpr NumName kSignalNames[] = {
     // POSIX, in traditional numeric order where possible.
     {SIGHUP, "HUP"}, {SIGINT, "INT"}, {SIGQUIT, "QUIT"}, {SIGILL, "ILL"}, {SIGTRAP, "TRAP"},
@@ -44,6 +46,7 @@ constexpr NumName kSignalNames[] = {
     // The shells' name for 0.
     {0, "EXIT"},
 };
+// clang-format on
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 

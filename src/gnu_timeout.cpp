@@ -30,16 +30,16 @@
 
 #include <fmt/format.h>
 
+#include "ctxrun/unique_fd.h"
+#include "ctxrun/version.h"
 #include "guardian.h"
 #include "kill_phase.h"
-#include "reaper.h"
-#include "timer.h"
 #include "process_tree.h"
+#include "reaper.h"
 #include "runner.h"
 #include "signal_regime.h"
 #include "spawn.h"
-#include "ctxrun/unique_fd.h"
-#include "ctxrun/version.h"
+#include "timer.h"
 
 extern char** environ;
 
@@ -137,12 +137,12 @@ teardown of the whole process tree. See the COMPATIBILITY section of ctxrun(1).
 // The command line.
 
 struct Settings {
-  double timeout = 0;           // seconds; 0: none
-  int term_signal = SIGTERM;    // -s
-  double kill_after = 0;        // -k, seconds; 0: none
-  bool foreground = false;      // -f, --foreground
-  bool preserve_status = false; // -p, --preserve-status
-  bool verbose = false;         // -v
+  double timeout = 0;            // seconds; 0: none
+  int term_signal = SIGTERM;     // -s
+  double kill_after = 0;         // -k, seconds; 0: none
+  bool foreground = false;       // -f, --foreground
+  bool preserve_status = false;  // -p, --preserve-status
+  bool verbose = false;          // -v
   std::vector<std::string> command;
 };
 
@@ -192,21 +192,11 @@ std::variant<Settings, int> parse_command_line(int argc, char** argv) {
         settings.term_signal = *sig;
         break;
       }
-      case 'v':
-        settings.verbose = true;
-        break;
-      case 'f':
-        settings.foreground = true;
-        break;
-      case 'p':
-        settings.preserve_status = true;
-        break;
-      case kHelpOption:
-        std::fputs(fmt::format(kHelp, g_program, kVersion).c_str(), stdout);
-        return 0;
-      case kVersionOption:
-        std::fputs(fmt::format(kVersionText, kVersion).c_str(), stdout);
-        return 0;
+      case 'v': settings.verbose = true; break;
+      case 'f': settings.foreground = true; break;
+      case 'p': settings.preserve_status = true; break;
+      case kHelpOption: std::fputs(fmt::format(kHelp, g_program, kVersion).c_str(), stdout); return 0;
+      case kVersionOption: std::fputs(fmt::format(kVersionText, kVersion).c_str(), stdout); return 0;
       default:  // getopt_long has said what was wrong
         try_help();
         return kExitFailure;
@@ -266,7 +256,10 @@ struct Plan {
 class Monitor {
  public:
   Monitor(const Settings& settings, const SignalRegime& signals, ProcessTree& tree)
-      : s_(settings), signals_(signals), tree_(tree), term_signal_(settings.term_signal),
+      : s_(settings),
+        signals_(signals),
+        tree_(tree),
+        term_signal_(settings.term_signal),
         kill_after_(settings.kill_after) {
     sigemptyset(&ignoring_);
   }
@@ -287,18 +280,18 @@ class Monitor {
   const Settings& s_;
   const SignalRegime& signals_;
   ProcessTree& tree_;
-  int term_signal_;           // the next signal the timer sends: SIGKILL once -k is armed
-  double kill_after_;         // 0 once the -k timer is armed (only the first signal arms it)
-  unique_fd timeout_timer_;   // DURATION; empty once fired
-  unique_fd kill_timer_;      // -k; empty until armed and once fired
-  bool timed_out_ = false;    // the timer fired (or SIGALRM came) before the command was reaped
-  bool signalled_ = false;    // a signal went to the command (or tree)
-  bool killed_ = false;       // tree mode: SIGKILL went to the tree while the command ran (GNU
-                              // timeout is then killed by its own kill(0, SIGKILL))
-  sigset_t ignoring_;         // tree mode: signals GNU timeout ignores by now, having sent them to
-                              // its own process group
+  int term_signal_;          // the next signal the timer sends: SIGKILL once -k is armed
+  double kill_after_;        // 0 once the -k timer is armed (only the first signal arms it)
+  unique_fd timeout_timer_;  // DURATION; empty once fired
+  unique_fd kill_timer_;     // -k; empty until armed and once fired
+  bool timed_out_ = false;   // the timer fired (or SIGALRM came) before the command was reaped
+  bool signalled_ = false;   // a signal went to the command (or tree)
+  bool killed_ = false;      // tree mode: SIGKILL went to the tree while the command ran (GNU
+                             // timeout is then killed by its own kill(0, SIGKILL))
+  sigset_t ignoring_;        // tree mode: signals GNU timeout ignores by now, having sent them to
+                             // its own process group
   Reaper reaper_;
-  Timer kill_limit_;          // the kill phase's limit, made before the spawn (kill_phase.h)
+  Timer kill_limit_;                    // the kill phase's limit, made before the spawn (kill_phase.h)
   std::vector<ProcessInfo> survivors_;  // what the kill phase could not end
 };
 
@@ -453,8 +446,8 @@ Plan Monitor::plan() const {
 // caught and is not one timeout handles otherwise). The command gets each with SIG_DFL.
 std::vector<int> cleanup_signals(int term_signal) {
   std::vector<int> sigs{SIGALRM, SIGINT, SIGQUIT, SIGHUP, SIGTERM};
-  bool catchable = term_signal > 0 && term_signal != SIGKILL && term_signal != SIGSTOP &&
-                   term_signal != SIGCHLD && term_signal != SIGTTIN && term_signal != SIGTTOU;
+  bool catchable = term_signal > 0 && term_signal != SIGKILL && term_signal != SIGSTOP && term_signal != SIGCHLD &&
+                   term_signal != SIGTTIN && term_signal != SIGTTOU;
   bool listed = false;
   for (int sig : sigs) listed |= sig == term_signal;
   if (catchable && !listed) sigs.push_back(term_signal);
@@ -519,8 +512,9 @@ int timeout_main(int argc, char** argv) {
     tree = std::make_unique<CommandOnly>();
   } else {
     // Before the tree is made: not part of it. Without one, the run goes on (as ctxrun's does).
-    if (auto started = Guardian::start(); auto* made = std::get_if<Guardian>(&started)) guardian.emplace(std::move(*made));
-    become_subreaper();            // without it, automatic falls back to the pgroup backend
+    if (auto started = Guardian::start(); auto* made = std::get_if<Guardian>(&started))
+      guardian.emplace(std::move(*made));
+    become_subreaper();  // without it, automatic falls back to the pgroup backend
     std::string why;
     bool guarding = false;  // the guardian was given a leaf: the only order it takes here
     auto made = make_process_tree(TreeSetup{.tell_guardian =

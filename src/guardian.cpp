@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <vector>
@@ -67,8 +67,7 @@ void kill_marked(const std::string& id) {
     if (!all) break;
     std::vector<ProcessInfo> killed;
     for (const auto& p : *all)
-      if (p.pid != getpid() && p.state != 'Z' && environment_has_marker(p.pid, id) &&
-          signal_process(p, SIGKILL, false))
+      if (p.pid != getpid() && p.state != 'Z' && environment_has_marker(p.pid, id) && signal_process(p, SIGKILL, false))
         killed.push_back(p);
     if (killed.empty()) break;
     await_exit(killed);

@@ -37,7 +37,9 @@ class Guardian {
   static Result<Guardian> start();
 
   Guardian(Guardian&& other) noexcept
-      : orders_(std::move(other.orders_)), pidfd_(std::move(other.pidfd_)), pid_(std::exchange(other.pid_, std::nullopt)) {}
+      : orders_(std::move(other.orders_)),
+        pidfd_(std::move(other.pidfd_)),
+        pid_(std::exchange(other.pid_, std::nullopt)) {}
   Guardian& operator=(Guardian&& other) noexcept {
     if (this != &other) {
       release();
@@ -61,14 +63,13 @@ class Guardian {
 
  private:
   Guardian() = default;
-  unique_fd orders_;            // ctxrun's end of the orders socket
-  unique_fd pidfd_;             // the guardian's pidfd (empty on kernels without clone3)
-  std::optional<pid_t> pid_;    // until reaped
+  unique_fd orders_;          // ctxrun's end of the orders socket
+  unique_fd pidfd_;           // the guardian's pidfd (empty on kernels without clone3)
+  std::optional<pid_t> pid_;  // until reaped
 };
 
 // The value of CTXRUN_RUN_ID for this run: the inherited one (if any), ':', this run's id.
 // Processes of the tree inherit it; a guardian finds them by their id in that list.
 std::string make_run_marker(const std::string& inherited, const std::string& own_id);
-
 
 }  // namespace ctxrun

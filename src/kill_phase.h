@@ -19,7 +19,7 @@ namespace ctxrun {
 inline constexpr std::chrono::seconds kKillPhaseLimit{10};
 
 struct KillPhaseResult {
-  std::vector<ProcessInfo> killed;     // distinct processes SIGKILLed
+  std::vector<ProcessInfo> killed;  // distinct processes SIGKILLed
   int sweeps = 0;
   std::vector<ProcessInfo> survivors;  // still there at the limit
   std::chrono::nanoseconds took{0};

@@ -1,14 +1,14 @@
 #include "log.h"
 
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <cstring>
 #include <chrono>
-#include <iterator>
 #include <cstdio>
+#include <cstring>
+#include <iterator>
 #include <memory>
 
 namespace ctxrun::log {

@@ -3,24 +3,24 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <optional>
 #include <string_view>
 #include <system_error>
 
+#include "announce.h"
 #include "cli.h"
 #include "gnu_timeout.h"
 #include "guardian.h"
 #include "log.h"
+#include "random_bits.h"
 #include "remaining.h"
 #include "report.h"
-#include "announce.h"
 #include "runner.h"
-#include "random_bits.h"
 
 namespace ctxrun {
 namespace {
@@ -49,9 +49,13 @@ void report(const RunOptions& options, const Outcome& outcome, const ExitPlan& p
             std::optional<wall_time> deadline, const std::string& backend) {
   if (options.report_path.empty()) return;
   auto error = write_report(options.report_path,
-                            ReportFacts{.options = options, .outcome = outcome, .exit = plan, .started = started.wall,
+                            ReportFacts{.options = options,
+                                        .outcome = outcome,
+                                        .exit = plan,
+                                        .started = started.wall,
                                         .elapsed = std::chrono::steady_clock::now() - started.steady,
-                                        .deadline = deadline, .tree_backend = backend});
+                                        .deadline = deadline,
+                                        .tree_backend = backend});
   if (error) log::error("{}", *error);
 }
 
@@ -118,7 +122,10 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
   if (log::verbose_enabled()) trace = [](const std::string& step) { log::verbose("{}", step); };
   Command command = make_command(options, enclosing, std::move(trace));
   TreeSetup setup{.kind = options.tree,
-                  .tell_guardian = [&](const std::string& order) { if (guardian) guardian->order(order); },
+                  .tell_guardian =
+                      [&](const std::string& order) {
+                        if (guardian) guardian->order(order);
+                      },
                   .own_helper = guardian ? guardian->pid() : std::nullopt};
   Outcome outcome;
   std::string backend = "none";

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "ctxrun/deadline.h"
-#include "ctxrun/duration.h"
 #include "ctxrun/command.h"
 #include "ctxrun/context.h"
+#include "ctxrun/deadline.h"
+#include "ctxrun/duration.h"
 
 namespace ctxrun {
 
@@ -26,18 +26,18 @@ struct RunOptions {
   std::string timeout_text;                         // as written, for messages
   std::optional<wall_time> deadline;                // --deadline
   std::string deadline_text;
-  std::optional<wall_time> inherited_deadline;      // CTXRUN_DEADLINE, unless --no-inherit
-  std::string inherited_text;                       // its value, for messages
-  int signal = SIGTERM;                             // first signal of teardown
+  std::optional<wall_time> inherited_deadline;  // CTXRUN_DEADLINE, unless --no-inherit
+  std::string inherited_text;                   // its value, for messages
+  int signal = SIGTERM;                         // first signal of teardown
   std::optional<std::chrono::nanoseconds> kill_after = std::chrono::seconds(10);  // nullopt: never
   OrphanPolicy orphans = OrphanPolicy::kill;
   bool preserve_status = false;
   TreeKind tree = TreeKind::automatic;
   Verbosity verbosity = Verbosity::normal;
-  std::vector<std::string> command;                 // argv of the command; never empty when run
-  std::string report_path;                          // --report: where to write the JSON outcome
-  bool remaining = false;                           // --remaining: print the budget, run nothing
-  std::string remaining_format = "seconds";         // --format: seconds, ms or go
+  std::vector<std::string> command;          // argv of the command; never empty when run
+  std::string report_path;                   // --report: where to write the JSON outcome
+  bool remaining = false;                    // --remaining: print the budget, run nothing
+  std::string remaining_format = "seconds";  // --format: seconds, ms or go
 };
 
 // The context of a run: background, then the inherited deadline (CTXRUN_DEADLINE), then

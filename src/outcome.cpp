@@ -28,17 +28,14 @@ const char* ending_name(Ending e) noexcept {
 ExitPlan plan_exit(const Outcome& outcome, bool preserve_status) noexcept {
   if (!outcome.survivors.empty()) return {.status = kExitFailure};
   switch (outcome.ending) {
-    case Ending::exited:
-      return {.status = WEXITSTATUS(outcome.command_status)};
+    case Ending::exited: return {.status = WEXITSTATUS(outcome.command_status)};
     case Ending::signaled:
       return {.status = 128 + WTERMSIG(outcome.command_status), .die_of_signal = WTERMSIG(outcome.command_status)};
     case Ending::deadline_exceeded:
       if (preserve_status && outcome.command_reaped) return {.status = shell_status(outcome.command_status)};
       return {.status = kExitDeadlineExceeded};
-    case Ending::canceled:
-      return {.status = 128 + outcome.cancel_signal, .die_of_signal = outcome.cancel_signal};
-    case Ending::error:
-      return {.status = outcome.spawn_exit ? outcome.spawn_exit : kExitFailure};
+    case Ending::canceled: return {.status = 128 + outcome.cancel_signal, .die_of_signal = outcome.cancel_signal};
+    case Ending::error: return {.status = outcome.spawn_exit ? outcome.spawn_exit : kExitFailure};
   }
   return {.status = kExitFailure};
 }

@@ -229,8 +229,7 @@ Result<std::unique_ptr<ProcessTree>> make_process_tree(const TreeSetup& setup, s
         return fmt::format("--tree=subreaper: cannot become a child subreaper: {}", std::strerror(subreaper_errno));
       if (!proc_is_ours()) return fmt::format("--tree=subreaper: {}", proc_problem());
       return std::make_unique<SubreaperTree>(setup.own_helper);
-    case TreeKind::pgroup:
-      return std::make_unique<PgroupTree>();
+    case TreeKind::pgroup: return std::make_unique<PgroupTree>();
     case TreeKind::automatic: {
       std::string no_cgroup = "the command could not enter a cgroup leaf";
       if (!skip_cgroup) {

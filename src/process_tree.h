@@ -38,8 +38,8 @@
 #include <vector>
 
 #include "ctxrun/command.h"
-#include "proc.h"
 #include "ctxrun/result.h"
+#include "proc.h"
 
 namespace ctxrun {
 
@@ -107,6 +107,6 @@ Status become_subreaper();
 // failure returns a message naming the reason, ready to print after "ctxrun: ". `why` receives,
 // for automatic, why it chose as it did.
 Result<std::unique_ptr<ProcessTree>> make_process_tree(const TreeSetup& setup, std::string& why,
-                                                     bool skip_cgroup = false);
+                                                       bool skip_cgroup = false);
 
 }  // namespace ctxrun

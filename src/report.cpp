@@ -25,7 +25,11 @@ namespace {
 std::size_t utf8_sequence(std::string_view s) {
   auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   unsigned char b = byte(0);
-  std::size_t n = b < 0x80 ? 1 : b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+  std::size_t n = b < 0x80                 ? 1
+                  : b >= 0xC2 && b <= 0xDF ? 2
+                  : b >= 0xE0 && b <= 0xEF ? 3
+                  : b >= 0xF0 && b <= 0xF4 ? 4
+                                           : 0;
   if (n == 0 || s.size() < n) return 0;
   for (std::size_t i = 1; i < n; ++i)
     if ((byte(i) & 0xC0) != 0x80) return 0;
@@ -86,11 +90,13 @@ std::string report_json(const ReportFacts& f) {
   std::string steps = "[";
   for (std::size_t i = 0; i < o.teardown.size(); ++i)
     steps += fmt::format("{}{{\"signal\":{},\"processes\":{},\"seconds\":{:.6f}}}", i ? "," : "",
-                         quote(signal_name(o.teardown[i].signal)), o.teardown[i].processes, seconds(o.teardown[i].took));
+                         quote(signal_name(o.teardown[i].signal)), o.teardown[i].processes,
+                         seconds(o.teardown[i].took));
   steps += "]";
   std::string survivors = "[";
   for (std::size_t i = 0; i < o.survivors.size(); ++i)
-    survivors += fmt::format("{}{{\"pid\":{},\"name\":{}}}", i ? "," : "", o.survivors[i].pid, quote(o.survivors[i].name));
+    survivors += fmt::format("{}{{\"pid\":{},\"name\":{}}}", i ? "," : "", o.survivors[i].pid,
+                             quote(o.survivors[i].name));
   survivors += "]";
   return fmt::format(
       "{{\"version\":{},\"outcome\":{},\"cause\":{},\"signal\":{},\"exit_status\":{},\"dies_of_signal\":{},"
@@ -101,8 +107,8 @@ std::string report_json(const ReportFacts& f) {
       o.cancel_signal ? quote(signal_name(o.cancel_signal)) : "null", f.exit.status,
       f.exit.die_of_signal ? quote(signal_name(f.exit.die_of_signal)) : "null", argv,
       o.command_started ? "true" : "false", command_status(o), quote(format_rfc3339(f.started)),
-      optional_time(f.deadline), seconds(f.elapsed), quote(f.tree_backend), steps, o.processes_torn_down,
-      survivors, o.error.empty() ? "null" : quote(o.error));
+      optional_time(f.deadline), seconds(f.elapsed), quote(f.tree_backend), steps, o.processes_torn_down, survivors,
+      o.error.empty() ? "null" : quote(o.error));
 }
 
 namespace {

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "ctxrun/deadline.h"
-#include "options.h"
 #include "ctxrun/outcome.h"
 #include "ctxrun/result.h"
+#include "options.h"
 
 namespace ctxrun {
 

@@ -25,9 +25,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string millis(std::chrono::nanoseconds d) {
-  return fmt::format("{:.1f}ms", static_cast<double>(d.count()) / 1e6);
-}
+std::string millis(std::chrono::nanoseconds d) { return fmt::format("{:.1f}ms", static_cast<double>(d.count()) / 1e6); }
 
 // "1 process", "3 processes".
 std::string processes(std::size_t n) { return fmt::format("{} process{}", n, n == 1 ? "" : "es"); }
@@ -90,7 +88,7 @@ class Run {
   bool escalate_ = false;          // a cancelling signal came during teardown: no more grace
   int cancel_signal_ = 0;          // the signal that cancelled, 0 if none
   bool cancel_from_terminal_ = false;
-  bool cancel_from_enclosing_ = false;  // sent by the enclosing ctxrun: stop by our own policy
+  bool cancel_from_enclosing_ = false;                   // sent by the enclosing ctxrun: stop by our own policy
   std::set<std::pair<pid_t, std::uint64_t>> torn_down_;  // distinct processes signalled
 };
 
@@ -199,8 +197,7 @@ void Run::advance_once() {
       }
       return;
     case Phase::killing:
-    case Phase::done:
-      return;
+    case Phase::done: return;
   }
 }
 
@@ -224,9 +221,7 @@ void Run::after_command_exit() {
   ended_on_its_own_ = true;
   out_.ending = WIFSIGNALED(out_.command_status) ? Ending::signaled : Ending::exited;
   switch (cmd_.orphans) {
-    case OrphanPolicy::leave:
-      finish();
-      return;
+    case OrphanPolicy::leave: finish(); return;
     case OrphanPolicy::kill:
       if (tree_gone()) return finish();
       trace("the command left processes behind: tearing them down (--orphans=kill)");
@@ -273,7 +268,8 @@ void Run::kill() {
   note_command_end();
   count(result.killed);
   out_.survivors = std::move(result.survivors);
-  out_.teardown.push_back({.signal = SIGKILL, .processes = static_cast<int>(result.killed.size()), .took = result.took});
+  out_.teardown.push_back(
+      {.signal = SIGKILL, .processes = static_cast<int>(result.killed.size()), .took = result.took});
   trace("SIGKILL to {} in {} sweep{}; {} after {}", processes(result.killed.size()), result.sweeps,
         result.sweeps == 1 ? "" : "s",
         out_.survivors.empty() ? "tree gone" : processes(out_.survivors.size()) + " left", millis(result.took));
@@ -317,13 +313,12 @@ Outcome Run::go() {
     out_.spawn_exit = failure->exit_status();
     out_.tree_refused_command = failure->in_tree_setup;
     const std::string& name = cmd_.argv[0];
-    out_.error =
-        failure->in_tree_setup
-            ? fmt::format("the command could not enter the {} tree: {}", tree_.name(), std::strerror(failure->error))
-        : failure->before_exec
-            ? fmt::format("cannot start command '{}': {}{}", name, failure->in_fork ? "fork: " : "",
-                          std::strerror(failure->error))
-            : fmt::format("failed to run command '{}': {}", name, std::strerror(failure->error));
+    out_.error = failure->in_tree_setup ? fmt::format("the command could not enter the {} tree: {}", tree_.name(),
+                                                      std::strerror(failure->error))
+                 : failure->before_exec
+                     ? fmt::format("cannot start command '{}': {}{}", name, failure->in_fork ? "fork: " : "",
+                                   std::strerror(failure->error))
+                     : fmt::format("failed to run command '{}': {}", name, std::strerror(failure->error));
     return out_;
   }
   pid_t command = std::get<pid_t>(spawned);

@@ -23,8 +23,7 @@ std::optional<SignalRegime> SignalRegime::install(const SignalSpec& spec) noexce
   for (int sig : spec.default_in_child) sigaddset(&regime.child_default_, sig);
   for (int sig = 1; sig < NSIG; ++sig) {
     struct sigaction old {};
-    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN)
-      sigaddset(&regime.originally_ignored_, sig);
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) sigaddset(&regime.originally_ignored_, sig);
   }
   auto watch = [&](int sig) {
     sigaddset(&regime.watched_, sig);
@@ -66,7 +65,7 @@ void SignalRegime::restore_in_child() const noexcept {
 }
 
 void SignalRegime::die_of(int sig) noexcept {
-  struct rlimit no_core {0, 0};
+  struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;

@@ -9,9 +9,9 @@
 #include <cstdlib>
 
 #include "ctxrun/outcome.h"
+#include "ctxrun/unique_fd.h"
 #include "process_tree.h"
 #include "signal_regime.h"
-#include "ctxrun/unique_fd.h"
 
 namespace ctxrun {
 namespace {
@@ -108,7 +108,9 @@ std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {
     if (n == sizeof message) {
       int status;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-      return SpawnFailure{.error = message[0], .before_exec = message[1] != kExec, .in_tree_setup = message[1] == kTreeSetup};
+      return SpawnFailure{.error = message[0],
+                          .before_exec = message[1] != kExec,
+                          .in_tree_setup = message[1] == kTreeSetup};
     }
     return pid;  // the pipe closed on exec: the command runs
   } catch (...) {

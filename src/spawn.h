@@ -13,17 +13,17 @@ class SignalRegime;
 class ProcessTree;
 
 struct SpawnRequest {
-  const std::vector<std::string>& argv;   // argv[0] is looked up in PATH unless it has a '/'
-  const std::vector<std::string>& env;    // the command's whole environment, "NAME=value"
-  const SignalRegime& signals;            // restored in the child before exec
-  const ProcessTree& tree;                // prepare_child() runs before exec
+  const std::vector<std::string>& argv;  // argv[0] is looked up in PATH unless it has a '/'
+  const std::vector<std::string>& env;   // the command's whole environment, "NAME=value"
+  const SignalRegime& signals;           // restored in the child before exec
+  const ProcessTree& tree;               // prepare_child() runs before exec
 };
 
 // Why the command could not be started.
 struct SpawnFailure {
-  int error = 0;            // errno of the failing step
-  bool before_exec = false; // fork or child preparation failed (ctxrun's own failure: 125)
-  bool in_fork = false;     // fork() itself failed
+  int error = 0;               // errno of the failing step
+  bool before_exec = false;    // fork or child preparation failed (ctxrun's own failure: 125)
+  bool in_fork = false;        // fork() itself failed
   bool in_tree_setup = false;  // the command could not enter the tree (ProcessTree::prepare_child)
   // Exit status that tells the caller: 127 not found, 126 found but not executable, 125 otherwise.
   int exit_status() const noexcept;

@@ -30,9 +30,8 @@ const char* name(ctxrun::Ending ending) {
 }
 
 void print(const char* what, const ctxrun::Outcome& out) {
-  std::printf("%s: %s (%s), %d processes torn down, exit status %d%s%s\n", what, name(out.ending),
-              out.cause.c_str(), out.processes_torn_down, ctxrun::exit_status(out),
-              out.error.empty() ? "" : ": ", out.error.c_str());
+  std::printf("%s: %s (%s), %d processes torn down, exit status %d%s%s\n", what, name(out.ending), out.cause.c_str(),
+              out.processes_torn_down, ctxrun::exit_status(out), out.error.empty() ? "" : ": ", out.error.c_str());
 }
 
 bool check(bool ok, const char* what) {

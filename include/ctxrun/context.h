@@ -103,8 +103,8 @@ class Context {
  private:
   struct Timer {
     unique_fd fd;
-    bool wall_clock = false;         // CLOCK_REALTIME + TFD_TIMER_ABSTIME, re-armed on clock change
-    std::chrono::nanoseconds when{}; // absolute time on the timer's clock
+    bool wall_clock = false;          // CLOCK_REALTIME + TFD_TIMER_ABSTIME, re-armed on clock change
+    std::chrono::nanoseconds when{};  // absolute time on the timer's clock
     std::string cause;
   };
   Context() = default;
@@ -121,11 +121,11 @@ class Context {
   ContextPtr parent_;
   std::optional<Timer> timer_;
   std::optional<wall_time> own_deadline_;
-  unique_fd cancel_;         // eventfd: written once when this context becomes done
-  unique_fd epoll_;          // watches cancel_, timer_ and every ancestor's cancel_ and timer
-  std::vector<int> sources_; // the fds epoll_ watches (owned by this context and its ancestors)
+  unique_fd cancel_;          // eventfd: written once when this context becomes done
+  unique_fd epoll_;           // watches cancel_, timer_ and every ancestor's cancel_ and timer
+  std::vector<int> sources_;  // the fds epoll_ watches (owned by this context and its ancestors)
   std::mutex mutex_;
-  std::error_code err_;      // empty until done; never changes after
+  std::error_code err_;  // empty until done; never changes after
   std::string cause_;
 };
 

@@ -36,17 +36,17 @@ struct TeardownStep {
 
 struct Outcome {
   Ending ending = Ending::error;
-  std::string cause;             // "timeout 2s", "SIGINT", ...: what ended the context
-  int cancel_signal = 0;         // the signal that cancelled (Ending::canceled); 0 if a context's cancel() did
-  bool command_reaped = false;   // command_status is valid
-  int command_status = 0;        // raw wait status of the command
-  int spawn_exit = 0;            // 125/126/127 when the command could not be started
-  bool command_started = false;  // false: the context ended (or spawn failed) before exec
+  std::string cause;                  // "timeout 2s", "SIGINT", ...: what ended the context
+  int cancel_signal = 0;              // the signal that cancelled (Ending::canceled); 0 if a context's cancel() did
+  bool command_reaped = false;        // command_status is valid
+  int command_status = 0;             // raw wait status of the command
+  int spawn_exit = 0;                 // 125/126/127 when the command could not be started
+  bool command_started = false;       // false: the context ended (or spawn failed) before exec
   bool tree_refused_command = false;  // spawn failed as the command entered the tree (a cgroup leaf it may not join)
   std::vector<TeardownStep> teardown;
-  int processes_torn_down = 0;   // distinct processes signalled by teardown
+  int processes_torn_down = 0;         // distinct processes signalled by teardown
   std::vector<ProcessInfo> survivors;  // processes still there after the last teardown step
-  std::string error;             // for Ending::error
+  std::string error;                   // for Ending::error
 };
 
 // How ctxrun ends: exit with `status`, or, when `die_of_signal` is set, die of that signal (and

@@ -1,7 +1,7 @@
 #include "backends.h"
 
-#include <doctest/doctest.h>
 #include <dirent.h>
+#include <doctest/doctest.h>
 
 #include <fcntl.h>
 #include <poll.h>

@@ -21,7 +21,8 @@ std::string unix_in(double seconds) {
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9 + seconds);
+  std::snprintf(buf, sizeof buf, "%.3f",
+                static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9 + seconds);
   return buf;
 }
 
@@ -251,7 +252,8 @@ TEST_CASE("--report to a place that cannot be written: one line, the run's statu
 
 TEST_CASE("under GitHub Actions a deadline also prints a workflow annotation") {
   NoSurvivors guard;
-  Process p(Spec{.args = {"-t", "100ms", kHelper, "hang", "3"}, .capture_stdout = true, .env = {"GITHUB_ACTIONS=true"}});
+  Process p(
+      Spec{.args = {"-t", "100ms", kHelper, "hang", "3"}, .capture_stdout = true, .env = {"GITHUB_ACTIONS=true"}});
   auto out = p.stdout_text();
   p.wait();
   CHECK(out ==

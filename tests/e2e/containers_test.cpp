@@ -61,7 +61,9 @@ std::string last_line(const std::string& text) {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-long ms(std::chrono::nanoseconds d) { return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); }
+long ms(std::chrono::nanoseconds d) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
 
 // The pid (in our namespace) of the first child of `parent`, 0 if none.
 pid_t first_child(pid_t parent) {
@@ -312,8 +314,10 @@ Spec without_proc(std::vector<std::string> command, std::vector<int> pass_fds = 
     mkdir(dir.c_str(), 0755);
     return dir;
   }();
-  std::vector<std::string> args{"--mount", "--propagation", "private", "/bin/sh", "-c",
-                                "mount --bind \"$0\" /proc && exec \"$@\"", empty};
+  std::vector<std::string> args{"--mount", "--propagation",
+                                "private", "/bin/sh",
+                                "-c",      "mount --bind \"$0\" /proc && exec \"$@\"",
+                                empty};
   args.insert(args.end(), command.begin(), command.end());
   return Spec{.args = args, .argv0 = kUnshare, .pass_fds = std::move(pass_fds)};
 }
@@ -365,7 +369,8 @@ TEST_CASE("no usable /proc: --orphans=wait waits for the leftover") {
   int high = fcntl(release[0], F_DUPFD_CLOEXEC, 20);  // above the numbers the harness gives ctxrun
   close(release[0]);
   release[0] = high;
-  Process p(without_proc({kCtxrun, "--orphans=wait", "-t", "60s", kHelper, "leave-until-eof", "3", std::to_string(release[0])},
+  Process p(without_proc({kCtxrun, "--orphans=wait", "-t", "60s", kHelper, "leave-until-eof", "3",
+                          std::to_string(release[0])},
                          {release[0]}));
   auto pids = p.await_ready();
   close(release[0]);
@@ -418,8 +423,8 @@ class HalfDelegated {
     HalfDelegated made(dir);
     if (chown(dir.c_str(), 65534, 65534) != 0) return skip("cannot chown " + dir + ": " + std::strerror(errno));
     // The scenario, by hand: nobody in `dir` may make a child cgroup, but not move into it.
-    auto probe =
-        run(made.spec("/bin/sh", {"-c", "mkdir \"$0/probe\" || exit 3; echo 0 > \"$0/probe/cgroup.procs\"", dir}));
+    auto probe = run(
+        made.spec("/bin/sh", {"-c", "mkdir \"$0/probe\" || exit 3; echo 0 > \"$0/probe/cgroup.procs\"", dir}));
     rmdir((dir + "/probe").c_str());
     if (probe.exited(0)) return skip("nobody could move itself into a child of " + dir);
     if (!probe.exited(1)) return skip("nobody could not make a child cgroup: " + probe.describe());

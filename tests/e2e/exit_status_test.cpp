@@ -72,7 +72,8 @@ TEST_CASE("the earliest of --timeout and --deadline wins") {
   CHECK(by_timeout.err == "ctxrun: context deadline exceeded (timeout 200ms): 1 process torn down\n");
   auto by_deadline = run({"-t", "1h", "-d", "@" + std::string(near), kHelper, "hang", "3"});
   CHECK_MESSAGE(by_deadline.exited(124), by_deadline.describe());
-  CHECK(by_deadline.err == "ctxrun: context deadline exceeded (deadline @" + std::string(near) + "): 1 process torn down\n");
+  CHECK(by_deadline.err ==
+        "ctxrun: context deadline exceeded (deadline @" + std::string(near) + "): 1 process torn down\n");
 }
 
 TEST_CASE("--preserve-status: on a deadline, the command's own status") {

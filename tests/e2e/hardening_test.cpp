@@ -405,8 +405,9 @@ TEST_CASE("invalid UTF-8 in argv becomes U+FFFD in the report, which stays valid
   CHECK(valid_utf8(text));
   auto r = parsed_report(path);
   // é is kept; each byte of an invalid sequence (0xff, an overlong '/', a surrogate) is U+FFFD.
-  std::string replaced = "/nonexistent/a\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-                         "b";
+  std::string replaced =
+      "/nonexistent/a\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+      "b";
   CHECK(r["command"]["argv"].arr()[0].str() == replaced);
 }
 
@@ -465,14 +466,15 @@ TEST_CASE("fork failing with EAGAIN (RLIMIT_NPROC): 125 and one line, on both fr
     MESSAGE("skipped: needs root, setpriv and prlimit (root is exempt from RLIMIT_NPROC)");
     return;
   }
-  // Guard: this was already right. As nobody, with one process allowed: ctxrun itself. Neither the guardian nor the command can be
-  // forked.
+  // Guard: this was already right. As nobody, with one process allowed: ctxrun itself. Neither the guardian nor the
+  // command can be forked.
   std::string dir = fresh_dir("nproc");
   std::string link = dir + "/timeout";
   REQUIRE(symlink(kCtxrun.c_str(), link.c_str()) == 0);
   REQUIRE(chmod(temp_dir().c_str(), 0755) == 0);
   REQUIRE(chmod(dir.c_str(), 0755) == 0);
-  std::vector<std::string> as_nobody{"--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/prlimit", "--nproc=1"};
+  std::vector<std::string> as_nobody{"--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/prlimit",
+                                     "--nproc=1"};
   auto args = as_nobody;
   args.insert(args.end(), {kCtxrun, "-t", "10s", "/bin/true"});
   auto exit = run(Spec{.args = args, .argv0 = "/usr/bin/setpriv"});

@@ -2,8 +2,8 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,7 +57,8 @@ std::string Exit::describe() const {
   if (WIFEXITED(status)) s << "exit " << WEXITSTATUS(status);
   else if (WIFSIGNALED(status)) s << "signal " << WTERMSIG(status) << (WCOREDUMP(status) ? " (core)" : "");
   else s << "status " << status;
-  s << " after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << "ms; stderr: [" << err << "]";
+  s << " after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << "ms; stderr: [" << err
+    << "]";
   return s.str();
 }
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "proc.h"
 #include "ctxrun/unique_fd.h"
+#include "proc.h"
 
 namespace e2e {
 
@@ -23,20 +23,20 @@ inline const std::string kCtxrun = CTXRUN_BIN;
 inline const std::string kHelper = CTXRUN_HELPER;
 
 struct Spec {
-  std::vector<std::string> args;      // after the program name
-  std::string argv0 = kCtxrun;        // what ctxrun is started as (path to exec)
-  std::string name;                   // argv[0] as seen by ctxrun; default: argv0
-  bool capture_stdout = false;        // stdout to a pipe (else the test's stdout)
-  std::vector<int> block;             // signals blocked when ctxrun starts
-  std::vector<int> ignore;            // signals ignored when ctxrun starts
-  std::vector<int> pass_fds;          // extra descriptors ctxrun inherits (same numbers)
-  std::vector<std::string> env;       // extra "NAME=value"
-  bool new_session = false;           // start ctxrun in a new session (no terminal)
+  std::vector<std::string> args;  // after the program name
+  std::string argv0 = kCtxrun;    // what ctxrun is started as (path to exec)
+  std::string name;               // argv[0] as seen by ctxrun; default: argv0
+  bool capture_stdout = false;    // stdout to a pipe (else the test's stdout)
+  std::vector<int> block;         // signals blocked when ctxrun starts
+  std::vector<int> ignore;        // signals ignored when ctxrun starts
+  std::vector<int> pass_fds;      // extra descriptors ctxrun inherits (same numbers)
+  std::vector<std::string> env;   // extra "NAME=value"
+  bool new_session = false;       // start ctxrun in a new session (no terminal)
 };
 
 struct Exit {
-  int status = 0;      // raw wait status
-  std::string err;     // everything ctxrun wrote on stderr
+  int status = 0;   // raw wait status
+  std::string err;  // everything ctxrun wrote on stderr
   std::chrono::nanoseconds took{0};
   bool exited(int code) const;
   bool killed_by(int sig) const;

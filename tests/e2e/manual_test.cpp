@@ -64,8 +64,7 @@ Captured capture(const std::vector<std::string>& argv) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     int null = ::open("/dev/null", O_RDONLY);
-    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(out_write.get(), 1) < 0 || ::dup2(err_write.get(), 2) < 0)
-      _exit(126);
+    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(out_write.get(), 1) < 0 || ::dup2(err_write.get(), 2) < 0) _exit(126);
     ::execv(args[0], args.data());
     _exit(127);
   }
@@ -242,7 +241,7 @@ TEST_CASE("manual: OPTIONS documents exactly the options --help lists") {
   std::set<std::string> documented;  // the options OPTIONS has an entry (.TP tag) for
   for (const auto& tag : tags(section(roff, "OPTIONS")))
     for (const auto& option : roff_options(tag)) documented.insert(option);
-  std::set<std::string> mentioned;   // every long option named anywhere in the manual
+  std::set<std::string> mentioned;  // every long option named anywhere in the manual
   for (const auto& line : roff)
     for (const auto& option : roff_options(line))
       if (option.rfind("--", 0) == 0) mentioned.insert(option);

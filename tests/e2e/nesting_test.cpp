@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -30,7 +30,9 @@ const std::string kGnuTimeout = "/usr/bin/timeout";
 // The build's `timeout` -> ctxrun symlink: ctxrun in the timeout personality.
 const std::string kOurTimeout = std::filesystem::path(kCtxrun).parent_path().string() + "/timeout";
 
-long ms(std::chrono::nanoseconds d) { return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); }
+long ms(std::chrono::nanoseconds d) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
 
 // One "signal N from P" line of the helper's record-signals mode.
 struct Received {
@@ -62,7 +64,8 @@ std::string last_line(const std::string& text) {
   auto end = text.find_last_not_of('\n');
   if (end == std::string::npos) return "";
   auto begin = text.rfind('\n', end);
-  return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+  return text.substr(begin == std::string::npos ? 0 : begin + 1,
+                     end - (begin == std::string::npos ? 0 : begin + 1) + 1);
 }
 
 pid_t parent_of(pid_t pid) {
@@ -116,7 +119,8 @@ TEST_CASE("nested: a process below an inner ctxrun receives one stop signal, not
   // outer. A few rounds, as which sender comes first is a race where both send.
   for (bool shared_deadline : {false, true}) {
     for (int round = 0; round < 3; ++round) {
-      std::string how = shared_deadline ? "the inner inherits the outer's deadline" : "the inner runs with --no-inherit";
+      std::string how = shared_deadline ? "the inner inherits the outer's deadline"
+                                        : "the inner runs with --no-inherit";
       INFO(how << ", round " << round);
       NoSurvivors guard;
       // The command records every signal and ends on none: the inner's SIGKILL (after 500ms) ends it.
@@ -156,11 +160,11 @@ TEST_CASE("nested: GNU's cascade (timeout-group.sh): the outer's ALRM makes the 
     // timeout -s ALRM 30 timeout -s INT -k 1 25 CMD. The command records every signal and ends on
     // none, so that a SIGALRM that comes after the SIGINT is seen too; the inner's SIGKILL ends it.
     // (GNU's test command traps INT and dies of ALRM.)
-    Process p(Spec{.args = {"-s", "ALRM", "30", impl.path, "-s", "INT", "-k", "1", "25", kHelper, "record-signals", "0",
-                            "3"},
-                   .argv0 = impl.path,
-                   .name = "timeout",
-                   .env = {"LC_ALL=C"}});
+    Process p(
+        Spec{.args = {"-s", "ALRM", "30", impl.path, "-s", "INT", "-k", "1", "25", kHelper, "record-signals", "0", "3"},
+             .argv0 = impl.path,
+             .name = "timeout",
+             .env = {"LC_ALL=C"}});
     auto pids = p.await_ready();
     REQUIRE(pids.size() == 1);
     auto sent = Clock::now();

@@ -134,9 +134,9 @@ TEST_CASE("--orphans=wait: ctxrun waits for leftovers, then exits with the comma
   close(release[0]);
   release[0] = high;
   // The leftover reads the pipe (inherited under the same number) until we close the write end.
-  Process p(Spec{.args = {"-v", "--orphans=wait", "-t", "60s", kHelper, "leave-until-eof", "3",
-                          std::to_string(release[0])},
-                 .pass_fds = {release[0]}});
+  Process p(
+      Spec{.args = {"-v", "--orphans=wait", "-t", "60s", kHelper, "leave-until-eof", "3", std::to_string(release[0])},
+           .pass_fds = {release[0]}});
   auto pids = p.await_ready();
   close(release[0]);
   REQUIRE_MESSAGE(p.await_stderr("waiting for the processes the command left behind"), p.stderr_so_far());

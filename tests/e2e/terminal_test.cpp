@@ -50,9 +50,7 @@ class Tmux {
   }
 
   // Starts `command` as the only pane.
-  void start(const std::string& command) {
-    tmux("-f /dev/null new-session -d -x 120 -y 30 " + shell_quote(command));
-  }
+  void start(const std::string& command) { tmux("-f /dev/null new-session -d -x 120 -y 30 " + shell_quote(command)); }
 
   void keys(const std::string& keys) { tmux("send-keys " + keys); }
 

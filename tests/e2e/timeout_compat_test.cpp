@@ -13,8 +13,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,9 +105,9 @@ std::pair<Exit, Exit> same(const Case& c) {
 // What one interactive run showed: its end, and the report lines after "ready".
 struct Observed {
   Exit exit;
-  std::vector<pid_t> pids;          // reported before "ready"
-  std::vector<std::string> lines;   // reported after "ready", until EOF
-  std::size_t survivors = 0;        // processes left running after timeout ended
+  std::vector<pid_t> pids;         // reported before "ready"
+  std::vector<std::string> lines;  // reported after "ready", until EOF
+  std::size_t survivors = 0;       // processes left running after timeout ended
 };
 
 using Drive = std::function<void(Process&, const std::vector<pid_t>&)>;
@@ -262,9 +262,9 @@ TEST_CASE("timeout: --help and --version exit 0 and print what GNU's print in st
       CHECK(first_lines(our_out, 2) == first_lines(gnu_out, 2));
       CHECK(first_lines(our_out, 2) == "Usage: timeout [OPTION] DURATION COMMAND [ARG]...\n  or:  timeout [OPTION]\n");
       std::size_t at = 0;
-      for (const std::string mark : {"Mandatory arguments", "--kill-after=DURATION", "--signal=SIGNAL", "--verbose",
-                                     "--help", "--version", "DURATION is a floating point number", "EXIT status:",
-                                     "124", "125", "126", "127", "137"}) {
+      for (const std::string mark :
+           {"Mandatory arguments", "--kill-after=DURATION", "--signal=SIGNAL", "--verbose", "--help", "--version",
+            "DURATION is a floating point number", "EXIT status:", "124", "125", "126", "127", "137"}) {
         CAPTURE(mark);
         CHECK(gnu_out.find(mark) != std::string::npos);
         at = our_out.find(mark, at);
@@ -319,9 +319,34 @@ TEST_CASE("timeout: every DURATION form GNU accepts is accepted with the same me
   NoSurvivors guard;
   if (!reference_available()) return;
   // No limit in practice (the command ends long before): 0 disables, huge values overflow to +inf.
-  for (const std::string d : {"10", "10s", "10.", ".5m", "0.25h", "1d", "0d", "0", "0s", "0.0", "-0", "+10",
-                              " 10", "\t10", "1e3", "1e3m", "1E1", "0x10", "0x1p4", "0X1P4s", "inf", "INF", "infinity",
-                              "infm", "1e400", "1e308d", "9223372036854775807", "18446744073709551616"}) {
+  for (const std::string d : {"10",
+                              "10s",
+                              "10.",
+                              ".5m",
+                              "0.25h",
+                              "1d",
+                              "0d",
+                              "0",
+                              "0s",
+                              "0.0",
+                              "-0",
+                              "+10",
+                              " 10",
+                              "\t10",
+                              "1e3",
+                              "1e3m",
+                              "1E1",
+                              "0x10",
+                              "0x1p4",
+                              "0X1P4s",
+                              "inf",
+                              "INF",
+                              "infinity",
+                              "infm",
+                              "1e400",
+                              "1e308d",
+                              "9223372036854775807",
+                              "18446744073709551616"}) {
     for (const auto& env : {Vars{{"LC_ALL", "C"}}, kUtf8}) {
       // "-0" would be an option: behind "--" it is a DURATION (and a valid one: -0 >= 0).
       same({.args = {"--", d, kHelper, "exit", "7"}, .env = env});
@@ -335,9 +360,10 @@ TEST_CASE("timeout: every DURATION form GNU accepts is accepted with the same me
 TEST_CASE("timeout: every DURATION form GNU rejects is rejected with the same message") {
   NoSurvivors guard;
   if (!reference_available()) return;
-  for (const std::string d : {"", " ", ".", "x", "s", "m", "1x", "1ss", "1sm", "1 ", "1 s", "1s ", "1S", "1M", "1,5",
-                              "nan", "NaN", "-nan", "-1", "-0.5", "-inf", "1e", "1e+", "0x", "1s1", "infx", "10ms",
-                              "1_000", "\xff", "\xc3\xa9", "it's", "a\\b", "\x01"}) {
+  for (const std::string d :
+       {"",    " ",  ".",   "x",    "s",    "m",     "1x",   "1ss",      "1sm",  "1 ",   "1 s",
+        "1s ", "1S", "1M",  "1,5",  "nan",  "NaN",   "-nan", "-1",       "-0.5", "-inf", "1e",
+        "1e+", "0x", "1s1", "infx", "10ms", "1_000", "\xff", "\xc3\xa9", "it's", "a\\b", "\x01"}) {
     for (const auto& env : {Vars{{"LC_ALL", "C"}}, kUtf8}) {
       same({.args = {"--", d, "true"}, .env = env});
       same({.args = {"-k", d, "1", "true"}, .env = env});
@@ -351,20 +377,24 @@ TEST_CASE("timeout: every SIGNAL form is read as GNU reads it") {
   if (!reference_available()) return;
   // Valid forms (0 and EXIT are signal 0; 128+N and 256+N are shells' statuses for N).
   for (const std::string s :
-       {"TERM", "term", "Term", "SIGTERM", "sigterm", "SiGtErM", "15", "015", "143", "271", "0", "EXIT", "exit",
-        "SIGEXIT", "SIG0", "128", "256", "9", "137", "KILL", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS",
-        "FPE", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "STKFLT", "CHLD", "CLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
-        "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "POLL", "IO", "PWR", "SYS", "SIG15", "sig9", "SIG64", "34",
-        "49", "50", "64", "RTMIN", "rtmin", "SIGRTMIN", "RTMIN+1", "RTMIN1", "RTMIN 1", "RTMIN-0", "RTMIN+30",
-        "RTMAX", "RTMAX-1", "RTMAX-30", "RTMAX+0", "SIGRTMAX-2", "sigrtmin+15", "RTMIN+00003"}) {
+       {"TERM",        "term",       "Term",    "SIGTERM",  "sigterm", "SiGtErM", "15",       "015",      "143",
+        "271",         "0",          "EXIT",    "exit",     "SIGEXIT", "SIG0",    "128",      "256",      "9",
+        "137",         "KILL",       "HUP",     "INT",      "QUIT",    "ILL",     "TRAP",     "ABRT",     "IOT",
+        "BUS",         "FPE",        "USR1",    "SEGV",     "USR2",    "PIPE",    "ALRM",     "STKFLT",   "CHLD",
+        "CLD",         "CONT",       "STOP",    "TSTP",     "TTIN",    "TTOU",    "URG",      "XCPU",     "XFSZ",
+        "VTALRM",      "PROF",       "WINCH",   "POLL",     "IO",      "PWR",     "SYS",      "SIG15",    "sig9",
+        "SIG64",       "34",         "49",      "50",       "64",      "RTMIN",   "rtmin",    "SIGRTMIN", "RTMIN+1",
+        "RTMIN1",      "RTMIN 1",    "RTMIN-0", "RTMIN+30", "RTMAX",   "RTMAX-1", "RTMAX-30", "RTMAX+0",  "SIGRTMAX-2",
+        "sigrtmin+15", "RTMIN+00003"}) {
     same({.args = {"-s", s, "0", "true"}});
   }
   // Invalid ones, in both locales (the message quotes the value).
   for (const std::string s :
-       {"", "SIG", "S", "SI", "FOO", "SIGFOO", "SIG+15", " 15", "15 ", "-15", "+15", "0x1f", "1e1", "32", "33", "65",
-        "100", "127", "255", "383", "SIG65", "SIG143", "2147483648", "4294967311", "99999999999", "RTMIN-1",
-        "RTMIN+31", "RTMAX+1", "RTMAX1", "RTMAX-31", "RTMIN+", "RTMIN+ 1", "RTMIN+1x", "EMT", "LOST", "UNUSED",
-        "INFO", "TERM\\", "\xc3\xa9", "it's", "\x01"}) {
+       {"",        "SIG",    "S",        "SI",     "FOO",        "SIGFOO",     "SIG+15",      " 15",     "15 ",
+        "-15",     "+15",    "0x1f",     "1e1",    "32",         "33",         "65",          "100",     "127",
+        "255",     "383",    "SIG65",    "SIG143", "2147483648", "4294967311", "99999999999", "RTMIN-1", "RTMIN+31",
+        "RTMAX+1", "RTMAX1", "RTMAX-31", "RTMIN+", "RTMIN+ 1",   "RTMIN+1x",   "EMT",         "LOST",    "UNUSED",
+        "INFO",    "TERM\\", "\xc3\xa9", "it's",   "\x01"}) {
     for (const auto& env : {Vars{{"LC_ALL", "C"}}, kUtf8}) same({.args = {"-s", s, "0", "true"}, .env = env});
   }
 }
@@ -376,8 +406,8 @@ TEST_CASE("timeout: -v names each signal as GNU does and SIGCONT follows it") {
   // Each is sent when SIGALRM says the time is up (the command is in place by then: a signal that
   // reached GNU's child before its exec would end it with 128+N). Those that do not end the
   // command (0, CHLD, CONT, URG, WINCH, TSTP, ...) are followed by KILL after -k.
-  for (const std::string s : {"TERM", "9", "137", "0", "EXIT", "IOT", "CLD", "SIGIO", "POLL", "CONT", "URG", "WINCH",
-                              "TSTP", "TTIN", "TTOU", "USR1", "rtmin+1", "50", "RTMAX", "34", "64"})
+  for (const std::string s : {"TERM",  "9",    "137",  "0",    "EXIT", "IOT",     "CLD", "SIGIO", "POLL", "CONT", "URG",
+                              "WINCH", "TSTP", "TTIN", "TTOU", "USR1", "rtmin+1", "50",  "RTMAX", "34",   "64"})
     same_observed({.args = {"-v", "-k", "0.3", "-s", s, "60", kHelper, "hang", "3"}}, send({SIGALRM}));
   same_observed({.args = {"--foreground", "-v", "-k", "0.3", "-s", "STOP", "60", kHelper, "hang", "3"}},
                 send({SIGALRM}));
@@ -393,7 +423,8 @@ TEST_CASE("timeout: -s STOP stops timeout itself as GNU's kill(0 SIGSTOP) does a
     CHECK(info.si_code == CLD_STOPPED);
     p.signal(SIGCONT);
   };
-  auto [gnu, ours] = same_observed({.args = {"-v", "-k", "0.3", "-s", "STOP", "60", kHelper, "hang", "3"}}, continue_it);
+  auto [gnu, ours] = same_observed({.args = {"-v", "-k", "0.3", "-s", "STOP", "60", kHelper, "hang", "3"}},
+                                   continue_it);
   CHECK(gnu.exit.killed_by(SIGKILL));
 }
 
@@ -438,9 +469,9 @@ TEST_CASE("timeout: commands that are not found or cannot be run") {
   std::ofstream(dir + "/a/only") << "#!/bin/sh\nexit 1\n";
   chmod((dir + "/a/only").c_str(), 0644);
   for (const auto& env : {Vars{{"LC_ALL", "C"}}, kUtf8}) {
-    for (const std::string& command : {std::string("ctxrun-no-such-command"), dir + "/missing", dir, dir + "/plain",
-                                      dir + "/plain/x", dir + "/noshebang", std::string(""), std::string("it's"),
-                                      std::string("./no such"), std::string("\xff")})
+    for (const std::string& command :
+         {std::string("ctxrun-no-such-command"), dir + "/missing", dir, dir + "/plain", dir + "/plain/x",
+          dir + "/noshebang", std::string(""), std::string("it's"), std::string("./no such"), std::string("\xff")})
       same({.args = {"10", command}, .env = env});
   }
   // Through PATH: a non-executable match is passed over for an executable one; alone, it is 126.
@@ -461,8 +492,8 @@ TEST_CASE("timeout: --preserve-status") {
   same({.args = {"--preserve-status", "--foreground", "-s", "KILL", "0.05", "sleep", "10"}});
   same({.args = {"--preserve-status", "10", kHelper, "exit", "5"}});
   // The command cleans up on TERM and exits 3: that is the status.
-  auto [trap, unused2] =
-      same_observed({.args = {"--preserve-status", "60", kHelper, "trap-exit", "15", "3", "3"}}, send({SIGALRM}));
+  auto [trap, unused2] = same_observed({.args = {"--preserve-status", "60", kHelper, "trap-exit", "15", "3", "3"}},
+                                       send({SIGALRM}));
   CHECK(trap.exit.exited(3));
   // Killed after -k: 137 whatever --preserve-status says.
   for (bool fg : {false, true}) {
@@ -490,8 +521,8 @@ TEST_CASE("timeout: -k sends KILL after the first signal whether the timer or a 
     auto [gnu, ours] = same_observed(with({"-v", "-k", "0.2", "60", kHelper, "ignore-term", "3"}), send({SIGTERM}));
     CHECK(gnu.exit.err.find("sending signal KILL") != std::string::npos);
     // Once -k is armed, the DURATION timer sends KILL at once, long before -k's own time.
-    auto [early_gnu, early_ours] =
-        same_observed(with({"-v", "-k", "50", "1", kHelper, "ignore-term", "3"}), send({SIGTERM}));
+    auto [early_gnu, early_ours] = same_observed(with({"-v", "-k", "50", "1", kHelper, "ignore-term", "3"}),
+                                                 send({SIGTERM}));
     CHECK(early_ours.exit.took < 30s);
   }
   // -k 0: never KILL. Still running well after the TERM; INT ends it (GNU ignores TERM by now).
@@ -525,8 +556,10 @@ TEST_CASE("timeout: --foreground signals the command alone and without SIGCONT a
   CHECK(ours.survivors == 2);
   // SIGCONT follows the signal without --foreground only.
   for (bool fg : {false, true}) {
-    std::vector<std::string> args{"-v", "-k", "0.3", "-s", "WINCH", "60", kHelper, "count-signal",
-                                  std::to_string(SIGCONT), "3"};
+    std::vector<std::string> args{"-v",    "-k",           "0.3",
+                                  "-s",    "WINCH",        "60",
+                                  kHelper, "count-signal", std::to_string(SIGCONT),
+                                  "3"};
     if (fg) args.insert(args.begin(), "--foreground");
     auto [g, o] = same_observed({.args = args}, send({SIGALRM}));
     CHECK(g.lines.empty() == fg);
@@ -646,7 +679,8 @@ TEST_CASE("timeout: the command's output goes through untouched") {
 // ---------------------------------------------------------------------------------------------
 // The deliberate differences, each next to GNU's behaviour.
 
-TEST_CASE("timeout difference: an escaped (setsid and double-forked) grandchild is torn down but survives GNU timeout") {
+TEST_CASE(
+    "timeout difference: an escaped (setsid and double-forked) grandchild is torn down but survives GNU timeout") {
   NoSurvivors guard;
   if (!reference_available()) return;
   auto [gnu, ours] = same_observed({.args = {"-v", "60", kHelper, "daemon", "3", "hang"}}, send({SIGALRM}));
@@ -670,8 +704,8 @@ TEST_CASE("timeout difference: with -k what ignores TERM below the command is ki
   CHECK(ours.survivors == 0);
   CHECK(ours.exit.took >= 500ms);
   // Without -k, neither sends KILL: the grandchild survives both, as with GNU.
-  auto [gnu_no_k, ours_no_k] =
-      same_observed({.args = {"-v", "60", kHelper, "term-ignoring-child", "3"}}, send({SIGALRM}));
+  auto [gnu_no_k, ours_no_k] = same_observed({.args = {"-v", "60", kHelper, "term-ignoring-child", "3"}},
+                                             send({SIGALRM}));
   CHECK(gnu_no_k.survivors == 1);
   CHECK(ours_no_k.survivors == 1);
 }
@@ -681,8 +715,8 @@ TEST_CASE("timeout difference: a signal timeout does not take (USR1) kills it an
   if (!reference_available()) return;
   auto [gnu, ours] = same_observed({.args = {"60", kHelper, "hang", "3"}}, send({SIGUSR1}));
   CHECK(gnu.exit.killed_by(SIGUSR1));
-  CHECK(gnu.survivors == 1);  // GNU's command runs on, orphaned
-  CHECK(ours.survivors == 0); // the command's parent-death signal (SIGKILL)
+  CHECK(gnu.survivors == 1);   // GNU's command runs on, orphaned
+  CHECK(ours.survivors == 0);  // the command's parent-death signal (SIGKILL)
 }
 
 TEST_CASE("timeout difference: DURATION underflow (1e-400) is a tiny limit and not none (newer coreutils)") {
@@ -691,7 +725,7 @@ TEST_CASE("timeout difference: DURATION underflow (1e-400) is a tiny limit and n
   for (const std::string d : {"1e-400", "0x1p-2000", "1e-400d"}) {
     Exit gnu = run_with(kGnuImpl, {.args = {d, "sleep", "0.2"}});
     Exit ours = run_with(kOurImpl, {.args = {d, "sleep", "0.2"}});
-    CHECK_MESSAGE(gnu.exited(0), gnu.describe());    // 9.1: no limit at all
+    CHECK_MESSAGE(gnu.exited(0), gnu.describe());  // 9.1: no limit at all
     CHECK_MESSAGE(ours.exited(124), ours.describe());
   }
 }
@@ -710,7 +744,8 @@ TEST_CASE("timeout difference: -f and -p (short options of newer coreutils and P
     CHECK(ours.err == gnu.err);
   };
   compare({"--preserve-status", "0.05", "sleep", "10"}, {"-p", "0.05", "sleep", "10"});
-  compare({"--foreground", "-v", "-s", "KILL", "0.05", "sleep", "10"}, {"-f", "-v", "-s", "KILL", "0.05", "sleep", "10"});
+  compare({"--foreground", "-v", "-s", "KILL", "0.05", "sleep", "10"},
+          {"-f", "-v", "-s", "KILL", "0.05", "sleep", "10"});
   compare({"--foreground", "--preserve-status", "-v", "0.05", "sleep", "10"}, {"-fpv", "0.05", "sleep", "10"});
 }
 
@@ -722,7 +757,8 @@ TEST_CASE("timeout: the build's `timeout` symlink and the names that select the 
   CHECK(std::string(target) == kCtxrun.substr(kCtxrun.rfind('/') + 1));
   Exit by_link = run(Spec{.args = {"-x"}, .argv0 = dir + "/timeout"});
   CHECK(by_link.exited(125));
-  CHECK(by_link.err == dir + "/timeout: invalid option -- 'x'\nTry '" + dir + "/timeout --help' for more information.\n");
+  CHECK(by_link.err ==
+        dir + "/timeout: invalid option -- 'x'\nTry '" + dir + "/timeout --help' for more information.\n");
   Exit installed_name = run(Spec{.args = {"0.05", "sleep", "10"}, .name = "/usr/local/bin/ctxrun-timeout"});
   CHECK(installed_name.exited(124));
   // Any other name is ctxrun itself.

@@ -49,8 +49,9 @@ void check_round_trips(wall_time t) {
     return;
   }
   FUZZ_CHECK(std::holds_alternative<wall_time>(again), "'%s' does not parse back", rfc.c_str());
-  FUZZ_CHECK(ns_of(std::get<wall_time>(again)) == static_cast<long long>(expected), "'%s' parses back as %lld, not %lld",
-             rfc.c_str(), ns_of(std::get<wall_time>(again)), static_cast<long long>(expected));
+  FUZZ_CHECK(ns_of(std::get<wall_time>(again)) == static_cast<long long>(expected),
+             "'%s' parses back as %lld, not %lld", rfc.c_str(), ns_of(std::get<wall_time>(again)),
+             static_cast<long long>(expected));
 }
 
 }  // namespace
@@ -60,8 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto parsed = ctxrun::parse_deadline(text);
   if (auto* error = std::get_if<std::string>(&parsed))
     FUZZ_CHECK(error->starts_with("invalid deadline '"), "error '%s'", error->c_str());
-  else
-    check_round_trips(std::get<wall_time>(parsed));
+  else check_round_trips(std::get<wall_time>(parsed));
   auto inherited = ctxrun::parse_unix(text);
   if (auto* t = std::get_if<wall_time>(&inherited)) check_round_trips(*t);
   return 0;

@@ -13,12 +13,14 @@
 #include <variant>
 
 #include "check.h"
-#include "gnu_parse.h"
 #include "ctxrun/signals.h"
+#include "gnu_parse.h"
 
 namespace {
 
-bool all_digits(std::string_view s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos; }
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
 
 }  // namespace
 
@@ -33,8 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(ours >= 1 && ours <= SIGRTMAX, "'%s' gives %d", text.c_str(), ours);
     std::string name = ctxrun::signal_name(ours);
     auto again = ctxrun::parse_signal(name);
-    FUZZ_CHECK(std::holds_alternative<int>(again) && std::get<int>(again) == ours, "%d is named '%s', which does not parse back",
-               ours, name.c_str());
+    FUZZ_CHECK(std::holds_alternative<int>(again) && std::get<int>(again) == ours,
+               "%d is named '%s', which does not parse back", ours, name.c_str());
   }
   if (text.find('\0') != std::string::npos) return 0;  // GNU's takes a C string (argv)
   auto gnu = ctxrun::gnu::parse_signal(text.c_str());

@@ -321,7 +321,8 @@ int mode_read_line(const char* file, int fd) {
   report_pid(getpid());
   report("ready");
   char line[256] = {};
-  if (!std::fgets(line, sizeof line, stdin)) std::snprintf(line, sizeof line, "read failed: %s\n", std::strerror(errno));
+  if (!std::fgets(line, sizeof line, stdin))
+    std::snprintf(line, sizeof line, "read failed: %s\n", std::strerror(errno));
   FILE* out = std::fopen(file, "w");
   if (!out) die("fopen");
   std::fputs(line, out);
@@ -399,10 +400,10 @@ int mode_term_ignoring_child(int fd) {
 
 int mode_pgrp(const char* file) {
   pid_t group = getpgrp(), parent = getppid();
-  const char* where = group == getpid()           ? "own"
-                      : group == parent           ? "parent"
-                      : group == getpgid(parent)  ? "parent's group"
-                                                  : "other";
+  const char* where = group == getpid()          ? "own"
+                      : group == parent          ? "parent"
+                      : group == getpgid(parent) ? "parent's group"
+                                                 : "other";
   FILE* out = std::fopen(file, "w");
   if (!out) die("fopen");
   std::fprintf(out, "%s\n", where);
@@ -486,7 +487,8 @@ int mode_mixed_tree(int count, int fd, const char* end) {
     int kind = i % 4;
     pid_t child = fork_or_die();
     if (child != 0) {
-      if (kind >= 2) while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {}  // the escapee's parent
+      if (kind >= 2)
+        while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {}  // the escapee's parent
       continue;
     }
     if (kind == 1 || kind == 3) signal(SIGTERM, SIG_IGN);
@@ -559,8 +561,8 @@ int main(int argc, char** argv) {
   auto arg = [&](int i) { return i < argc ? std::atoi(argv[i]) : -1; };
   // A REPORT argument that is not a number is a path to open (a FIFO, from inside tmux).
   for (int i = 2; i < argc; ++i)
-    if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env" &&
-        mode != "wait-status" && mode != "pgrp" && mode != "pid1") {
+    if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env" && mode != "wait-status" &&
+        mode != "pgrp" && mode != "pid1") {
       int fd = open(argv[i], O_WRONLY | O_APPEND | O_CREAT, 0644);
       if (fd < 0) die("open report");
       static char number[16];

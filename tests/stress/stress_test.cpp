@@ -41,9 +41,7 @@ namespace {
 using namespace e2e;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // The backends that must reach every escapee.
 std::vector<std::string> full_backends() {
@@ -159,8 +157,15 @@ TEST_CASE("stress: 100 concurrent runs of 20-process trees end as the contract s
     std::string backend = names[static_cast<std::size_t>(i / 4) % names.size()];
     // The deadline leaves time for 2000 processes to start (under a second here, idle); a run that
     // is not ready by then must still end with 124 and leave nothing.
-    std::vector<std::string> args{"--tree=" + backend, "-k", "1s", "-t", ending == Ending::deadline ? "5s" : "120s",
-                                  kHelper, "mixed-tree", std::to_string(kTreeSize - 1), "3",
+    std::vector<std::string> args{"--tree=" + backend,
+                                  "-k",
+                                  "1s",
+                                  "-t",
+                                  ending == Ending::deadline ? "5s" : "120s",
+                                  kHelper,
+                                  "mixed-tree",
+                                  std::to_string(kTreeSize - 1),
+                                  "3",
                                   ending == Ending::exit_status ? "3" : "hang"};
     runs.push_back(Run{ending, backend, std::make_unique<Process>(Spec{.args = args, .env = {token}}), {}, false});
   }
@@ -178,8 +183,8 @@ TEST_CASE("stress: 100 concurrent runs of 20-process trees end as the contract s
       if (auto info = ctxrun::read_process(static_cast<pid_t>(std::atoi(line.c_str() + 4)))) run.tree.push_back(*info);
     }
     if (run.ending != Ending::deadline)
-      REQUIRE_MESSAGE(run.ready, "run " << run.process->pid() << " (" << run.backend << ") never got ready: "
-                                        << run.process->stderr_so_far());
+      REQUIRE_MESSAGE(run.ready, "run " << run.process->pid() << " (" << run.backend
+                                        << ") never got ready: " << run.process->stderr_so_far());
   }
   double ready_after = seconds_since(start);
   for (auto& run : runs) {
@@ -207,13 +212,15 @@ TEST_CASE("stress: 100 concurrent runs of 20-process trees end as the contract s
     for (auto& p : run.tree)
       if (auto now = ctxrun::read_process(p.pid); now && now->start_time == p.start_time) {
         ++left;
-        MESSAGE("left: pid " << p.pid << " (" << p.name << ", parent " << now->ppid << std::string(now->ppid == getpid() ? ": this test" : "")
-                             << ") in state " << std::string(1, now->state) << ", of a run ended by "
+        MESSAGE("left: pid " << p.pid << " (" << p.name << ", parent " << now->ppid
+                             << std::string(now->ppid == getpid() ? ": this test" : "") << ") in state "
+                             << std::string(1, now->state) << ", of a run ended by "
                              << std::string(ending_name(run.ending)) << " on " << run.backend);
       }
   // A zombie whose parent is this test was a child of a ctxrun that exited without reaping it
   // (docs/hardening.md: with the cgroup backend, "populated 0" can come before the zombie does).
-  CHECK_MESSAGE(left == 0, "processes of the trees left (a zombie re-parented to this test is one ctxrun did not reap)");
+  CHECK_MESSAGE(left == 0,
+                "processes of the trees left (a zombie re-parented to this test is one ctxrun did not reap)");
   CHECK(await_no_survivors(10s));
   CHECK(processes_with(token).empty());
   auto leaves = leaves_of(ctxrun_pids, leaves_before);
@@ -292,10 +299,12 @@ TEST_CASE("stress: 2000 sequential runs leave fds, processes and cgroup leaves u
         auto [own, parent] = parse_fds(fds);
         auto& seen = fds_seen[backend];
         if (seen.runs++ == 0) seen.own = own;
-        REQUIRE_MESSAGE(own == seen.own, "run " << i << " on " << backend << ": the command has other fds than in the first run:\n"
+        REQUIRE_MESSAGE(own == seen.own, "run " << i << " on " << backend
+                                                << ": the command has other fds than in the first run:\n"
                                                 << fds);
         if (seen.runs == 1) seen.parent = parent;
-        REQUIRE_MESSAGE(parent == seen.parent, "run " << i << " on " << backend << ": ctxrun holds other fds than in the first run:\n"
+        REQUIRE_MESSAGE(parent == seen.parent, "run " << i << " on " << backend
+                                                      << ": ctxrun holds other fds than in the first run:\n"
                                                       << fds);
         ++fds_runs;
       }

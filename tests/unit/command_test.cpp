@@ -360,7 +360,7 @@ TEST_CASE("lib: run_command: orphans are torn down, or left running, as the comm
 TEST_CASE("lib: run_command leaves the signal mask, the dispositions and the subreaper flag as it found them") {
   struct sigaction custom {};
   custom.sa_handler = [](int) {};
-  struct sigaction old_usr1 {}, old_chld {}, old_hup {};
+  struct sigaction old_usr1 = {}, old_chld = {}, old_hup = {};
   REQUIRE(sigaction(SIGUSR1, &custom, &old_usr1) == 0);
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;

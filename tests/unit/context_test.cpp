@@ -187,8 +187,8 @@ TEST_CASE("a child of a done parent is done at once") {
 }
 
 TEST_CASE("with_timeout: zero or negative is done at once, with deadline_exceeded and the cause") {
-  for (std::chrono::nanoseconds timeout : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(-1),
-                                           std::chrono::nanoseconds(-1h)}) {
+  for (std::chrono::nanoseconds timeout :
+       {std::chrono::nanoseconds(0), std::chrono::nanoseconds(-1), std::chrono::nanoseconds(-1h)}) {
     CAPTURE(timeout.count());
     wall_time before = wall_now();
     ContextPtr ctx = with_timeout(background(), timeout, "timeout now");
@@ -417,8 +417,8 @@ TEST_CASE("cancel from another thread wakes a poller") {
 
 TEST_CASE("with_timeout: a timeout of centuries saturates instead of wrapping into the past") {
   // Regression: now + timeout overflowed, giving a deadline() before 1970 (exported as CTXRUN_DEADLINE).
-  for (std::chrono::nanoseconds timeout : {std::chrono::nanoseconds(9'100'000'000'000'000'000),
-                                           std::chrono::nanoseconds::max()}) {
+  for (std::chrono::nanoseconds timeout :
+       {std::chrono::nanoseconds(9'100'000'000'000'000'000), std::chrono::nanoseconds::max()}) {
     CAPTURE(timeout.count());
     ContextPtr ctx = with_timeout(background(), timeout, "timeout forever");
     CHECK_FALSE(ctx->err());
@@ -505,7 +505,8 @@ TEST_CASE("lib: context: descriptors are close-on-exec, and released with the la
   CHECK(open_fds() == before);
 }
 
-TEST_CASE("lib: context: with_* throw std::system_error when descriptors run out, never return a context that cannot end") {
+TEST_CASE(
+    "lib: context: with_* throw std::system_error when descriptors run out, never return a context that cannot end") {
   // The lowest free descriptor becomes the limit: every new one fails with EMFILE.
   int lowest = dup(0);
   REQUIRE(lowest >= 0);

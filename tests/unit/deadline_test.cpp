@@ -119,12 +119,12 @@ TEST_CASE("parse_deadline: the range of a 64-bit nanosecond count, never wrapped
   CHECK(deadline("@9223372036") == 9'223'372'036'000'000'000);
   CHECK(deadline("@9223372036.854775807") == 9'223'372'036'854'775'807);
   // Regressions: these used to overflow into a wrong instant (2300 became 1715, a past deadline).
-  for (const char* text : {"2262-04-11T23:47:16.854775808Z", "2262-04-11T23:47:17Z", "2300-01-01T00:00:00Z",
-                           "9999-12-31T23:59:59Z", "1600-01-01T00:00:00Z", "0000-01-01T00:00:00Z",
-                           "2262-04-12T00:00:00+00:01"}) {
+  for (const char* text :
+       {"2262-04-11T23:47:16.854775808Z", "2262-04-11T23:47:17Z", "2300-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+        "1600-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "2262-04-12T00:00:00+00:01"}) {
     CAPTURE(text);
-    CHECK(rejected(text) == "invalid deadline '" + std::string(text) +
-                                "' (out of range: deadlines go from 1677-09-21 to 2262-04-11)");
+    CHECK(rejected(text) ==
+          "invalid deadline '" + std::string(text) + "' (out of range: deadlines go from 1677-09-21 to 2262-04-11)");
   }
   for (const char* text : {"@9223372036.854775808", "@9223372037", "@10000000000", "@99999999999999999999999"}) {
     CAPTURE(text);
@@ -134,47 +134,47 @@ TEST_CASE("parse_deadline: the range of a 64-bit nanosecond count, never wrapped
 
 TEST_CASE("parse_deadline: rejects invalid input, naming the value") {
   for (const char* text : {
-           "2026-11-25T17:00:00",          // no zone
-           "2026-13-01T00:00:00Z",         // month 13
-           "2026-00-10T00:00:00Z",         // month 0
-           "2026-02-30T00:00:00Z",         // Feb 30
-           "2026-02-29T00:00:00Z",         // 2026 is not a leap year
-           "2100-02-29T00:00:00Z",         // nor is 2100
-           "2026-04-31T00:00:00Z",         // April has 30 days
-           "2026-11-00T00:00:00Z",         // day 0
-           "2026-11-25T24:00:00Z",         // hour 24
-           "2026-11-25T17:60:00Z",         // minute 60
-           "2026-11-25T17:00:61Z",         // second 61
-           "2026-11-25T17:00:00Zx",        // garbage after the zone
-           "2026-11-25T17:00:00Z ",        //
-           "2026-11-25T17:00:00+01:00x",   //
-           "2026-11-25T17:00:00+01:00Z",   //
-           "2026-11-25T17:00:00+24:00",    // offset hour 24
-           "2026-11-25T17:00:00+01:60",    // offset minute 60
-           "2026-11-25T17:00:00+1:00",     // offset not two digits
-           "2026-11-25T17:00:00+0100",     // offset without ':'
-           "2026-11-25T17:00:00+01",       //
-           "2026-11-25T17:00:00.Z",        // '.' without digits
-           "2026-11-25T17:00Z",            // no seconds
-           "2026-11-25",                   // no time
-           "2026-11-25X17:00:00Z",         // bad separator
-           "2026/11/25T17:00:00Z",         //
-           "26-11-25T17:00:00Z",           // two-digit year
-           "2026-1-25T17:00:00Z",          //
-           " 2026-11-25T17:00:00Z",        //
-           "2026-11-25T17:00:00 Z",        //
-           "@",                            //
-           "@x",                           //
-           "@1.",                          // '.' without digits
-           "@.5",                          //
-           "@-1",                          //
-           "@+1",                          //
-           "@ 1",                          //
-           "@1 ",                          //
-           "@1e9",                         //
-           "@1764090000Z",                 //
-           "1764090000",                   // Unix time needs the '@'
-           "now",                          //
+           "2026-11-25T17:00:00",         // no zone
+           "2026-13-01T00:00:00Z",        // month 13
+           "2026-00-10T00:00:00Z",        // month 0
+           "2026-02-30T00:00:00Z",        // Feb 30
+           "2026-02-29T00:00:00Z",        // 2026 is not a leap year
+           "2100-02-29T00:00:00Z",        // nor is 2100
+           "2026-04-31T00:00:00Z",        // April has 30 days
+           "2026-11-00T00:00:00Z",        // day 0
+           "2026-11-25T24:00:00Z",        // hour 24
+           "2026-11-25T17:60:00Z",        // minute 60
+           "2026-11-25T17:00:61Z",        // second 61
+           "2026-11-25T17:00:00Zx",       // garbage after the zone
+           "2026-11-25T17:00:00Z ",       //
+           "2026-11-25T17:00:00+01:00x",  //
+           "2026-11-25T17:00:00+01:00Z",  //
+           "2026-11-25T17:00:00+24:00",   // offset hour 24
+           "2026-11-25T17:00:00+01:60",   // offset minute 60
+           "2026-11-25T17:00:00+1:00",    // offset not two digits
+           "2026-11-25T17:00:00+0100",    // offset without ':'
+           "2026-11-25T17:00:00+01",      //
+           "2026-11-25T17:00:00.Z",       // '.' without digits
+           "2026-11-25T17:00Z",           // no seconds
+           "2026-11-25",                  // no time
+           "2026-11-25X17:00:00Z",        // bad separator
+           "2026/11/25T17:00:00Z",        //
+           "26-11-25T17:00:00Z",          // two-digit year
+           "2026-1-25T17:00:00Z",         //
+           " 2026-11-25T17:00:00Z",       //
+           "2026-11-25T17:00:00 Z",       //
+           "@",                           //
+           "@x",                          //
+           "@1.",                         // '.' without digits
+           "@.5",                         //
+           "@-1",                         //
+           "@+1",                         //
+           "@ 1",                         //
+           "@1 ",                         //
+           "@1e9",                        //
+           "@1764090000Z",                //
+           "1764090000",                  // Unix time needs the '@'
+           "now",                         //
        }) {
     CAPTURE(text);
     std::string message = rejected(text);
@@ -191,8 +191,7 @@ TEST_CASE("parse_deadline: messages say what is wrong") {
   CHECK(rejected("2026-11-25T24:00:00Z") == "invalid deadline '2026-11-25T24:00:00Z' (no such time of day)");
   CHECK(rejected("2026-11-25T17:00:00Zx") ==
         "invalid deadline '2026-11-25T17:00:00Zx' (unexpected text after the zone)");
-  CHECK(rejected("@x") ==
-        "invalid deadline '@x' (expected @ and seconds since the epoch like @1764090000.25)");
+  CHECK(rejected("@x") == "invalid deadline '@x' (expected @ and seconds since the epoch like @1764090000.25)");
 }
 
 TEST_CASE("format_rfc3339: UTC with milliseconds, truncated") {

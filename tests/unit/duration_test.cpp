@@ -150,10 +150,10 @@ TEST_CASE("parse_duration: values too large for 64-bit nanoseconds are infinite 
 }
 
 TEST_CASE("parse_duration: rejects what is neither grammar, naming the value") {
-  for (const char* text : {"-1", "+1", " 1", "1 ", "5x", "1ms5", "nan", "NaN", "nans", "s", "ms", ".", "..",
-                           ".s", "1..5s", "1.5.5s", "1h30", "-1s", "+1s", "1e3ms", "1 s", "1,5s", "1sec",
-                           "infinite", "-inf", "1S", "1H", "1Ms", "1e", "e3", "0x", "5mm", "1h-1m",
-                           "1\xC2s", "\t1", "1\n"}) {
+  for (const char* text :
+       {"-1",   "+1", " 1",    "1 ",     "5x",   "1ms5", "nan", "NaN",   "nans",  "s",      "ms",   ".",
+        "..",   ".s", "1..5s", "1.5.5s", "1h30", "-1s",  "+1s", "1e3ms", "1 s",   "1,5s",   "1sec", "infinite",
+        "-inf", "1S", "1H",    "1Ms",    "1e",   "e3",   "0x",  "5mm",   "1h-1m", "1\xC2s", "\t1",  "1\n"}) {
     CAPTURE(text);
     CHECK(rejected(text) == "invalid duration '" + std::string(text) + "'");
   }
@@ -197,9 +197,9 @@ TEST_CASE("format_duration: like Go's Duration.String") {
 }
 
 TEST_CASE("format_duration output parses back to the same duration") {
-  for (std::chrono::nanoseconds d : std::initializer_list<std::chrono::nanoseconds>{
-           1ns, 999ns, 1500ns, 250ms, 1'000'001ns, 1s, 1500ms, 90s, 1h, 2h + 3min + 4500ms,
-           1'000'000'001ns, 100h + 1ns}) {
+  for (std::chrono::nanoseconds d :
+       std::initializer_list<std::chrono::nanoseconds>{1ns, 999ns, 1500ns, 250ms, 1'000'001ns, 1s, 1500ms, 90s, 1h,
+                                                       2h + 3min + 4500ms, 1'000'000'001ns, 100h + 1ns}) {
     std::string text = format_duration(d);
     CAPTURE(text);
     CHECK(finite(text) == d.count());

@@ -2,8 +2,8 @@
 // is tested against GNU's timeout itself in tests/e2e/timeout_compat_test.cpp; these pin the
 // arithmetic and the tables where a differential run cannot see them (rounding to the
 // nanosecond, which name of a number is preferred).
-#include "gnu_parse.h"
 #include "gnu_timeout.h"
+#include "gnu_parse.h"
 
 #include <doctest/doctest.h>
 #include <locale.h>
@@ -21,7 +21,9 @@ namespace {
 // Sets the process's locale for one scope (the test binary otherwise runs in "C").
 class ScopedLocale {
  public:
-  explicit ScopedLocale(const char* name) : old_(setlocale(LC_ALL, nullptr)) { ok_ = setlocale(LC_ALL, name) != nullptr; }
+  explicit ScopedLocale(const char* name) : old_(setlocale(LC_ALL, nullptr)) {
+    ok_ = setlocale(LC_ALL, name) != nullptr;
+  }
   ~ScopedLocale() { setlocale(LC_ALL, old_.c_str()); }
   bool ok() const { return ok_; }
 
@@ -57,7 +59,7 @@ TEST_CASE("gnu::parse_duration: GNU's grammar, suffixes and out-of-range values"
   REQUIRE(minus_zero);
   CHECK(*minus_zero == 0.0);
   CHECK(std::isinf(*gnu::parse_duration("inf")));
-  CHECK(std::isinf(*gnu::parse_duration("1e400")));  // overflow: accepted, no practical limit
+  CHECK(std::isinf(*gnu::parse_duration("1e400")));      // overflow: accepted, no practical limit
   CHECK(gnu::parse_duration("1e-400") == DBL_TRUE_MIN);  // underflow: tiny, not 0 (newer coreutils)
   CHECK(gnu::parse_duration("1e-400d") == DBL_TRUE_MIN * 86400);
   for (const char* bad : {"", " ", "x", "1x", "1ss", "1 ", "1S", "nan", "-1", "-inf", "1,5", "s"}) {
@@ -133,7 +135,7 @@ TEST_CASE("gnu::quote: GNU's quote() in the C and in a UTF-8 locale") {
   CHECK(gnu::quote("sleep") == "\u2018sleep\u2019");
   CHECK(gnu::quote("it's") == "\u2018it's\u2019");
   CHECK(gnu::quote("caf\xc3\xa9") == "\u2018caf\xc3\xa9\u2019");
-  CHECK(gnu::quote("q\u2019q") == "\u2018q\\\u2019q\u2019");     // the closing quote is escaped
-  CHECK(gnu::quote("bad\xff") == "\u2018bad\\377\u2019");         // an invalid byte
-  CHECK(gnu::quote("cut\xc3") == "\u2018cut\\303\u2019");         // an incomplete sequence
+  CHECK(gnu::quote("q\u2019q") == "\u2018q\\\u2019q\u2019");  // the closing quote is escaped
+  CHECK(gnu::quote("bad\xff") == "\u2018bad\\377\u2019");     // an invalid byte
+  CHECK(gnu::quote("cut\xc3") == "\u2018cut\\303\u2019");     // an incomplete sequence
 }

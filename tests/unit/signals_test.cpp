@@ -97,12 +97,12 @@ TEST_CASE("parse_signal: rejects, naming the value") {
        {std::string_view("0"), std::string_view("65"), std::string_view(too_high), std::string_view("RTMIN+99"),
         std::string_view("RTMAX+1"), std::string_view("RTMIN-1"), std::string_view(below_rtmin),
         std::string_view(above_rtmax), std::string_view("RTMIN+"), std::string_view("RTMAX-"),
-        std::string_view("RTMIN+x"), std::string_view("RTMIN2"), std::string_view("RTMIN+-1"),
-        std::string_view("FOO"), std::string_view(""), std::string_view("SIG"), std::string_view("SIGSIG"),
-        std::string_view("-1"), std::string_view("+15"), std::string_view("SIG0"), std::string_view("SIG-1"),
-        std::string_view("SIGSIGTERM"), std::string_view(" TERM"), std::string_view("TERM "),
-        std::string_view(" 15"), std::string_view("15 "), std::string_view("1.5"), std::string_view("99999"),
-        std::string_view("TERMX"), std::string_view("TER"), std::string_view("SIGTERM2"),
+        std::string_view("RTMIN+x"), std::string_view("RTMIN2"), std::string_view("RTMIN+-1"), std::string_view("FOO"),
+        std::string_view(""), std::string_view("SIG"), std::string_view("SIGSIG"), std::string_view("-1"),
+        std::string_view("+15"), std::string_view("SIG0"), std::string_view("SIG-1"), std::string_view("SIGSIGTERM"),
+        std::string_view(" TERM"), std::string_view("TERM "), std::string_view(" 15"), std::string_view("15 "),
+        std::string_view("1.5"), std::string_view("99999"), std::string_view("TERMX"), std::string_view("TER"),
+        std::string_view("SIGTERM2"),
         // Regression: the old case folding (c | 0x20) matched control characters with digits.
         std::string_view("USR\x11"), std::string_view("USR\x12")}) {
     CAPTURE(text);
