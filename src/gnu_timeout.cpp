@@ -30,7 +30,6 @@
 
 #include <fmt/format.h>
 
-#include "ctxrun/unique_fd.h"
 #include "ctxrun/version.h"
 #include "guardian.h"
 #include "kill_phase.h"
@@ -232,16 +231,14 @@ class CommandOnly final : public ProcessTree {
   }
 };
 
-// A one-shot CLOCK_MONOTONIC timer, or an empty descriptor for 0 (no timer). GNU arms a relative
-// CLOCK_REALTIME timer, which Linux runs on the monotonic clock: clock changes do not move it.
-unique_fd one_shot(double seconds) {
+// Arms `timer` for `seconds` as GNU rounds them (to_timespec); false for 0, which is no timer. GNU
+// arms a relative CLOCK_REALTIME timer, which Linux runs on the monotonic clock, as Timer does:
+// clock changes do not move it.
+bool arm_for(Timer& timer, double seconds) {
   timespec when = to_timespec(seconds);
-  if (when.tv_sec == 0 && when.tv_nsec == 0) return {};
-  unique_fd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  itimerspec spec{};
-  spec.it_value = when;  // the kernel caps it at about 292 years
-  if (fd) timerfd_settime(fd.get(), 0, &spec, nullptr);
-  return fd;
+  if (when.tv_sec == 0 && when.tv_nsec == 0) return false;
+  timer.arm(when);
+  return true;
 }
 
 // How the personality ends: die of `die_of` (if set and that is possible), else exit with `status`.
@@ -280,16 +277,18 @@ class Monitor {
   const Settings& s_;
   const SignalRegime& signals_;
   ProcessTree& tree_;
-  int term_signal_;          // the next signal the timer sends: SIGKILL once -k is armed
-  double kill_after_;        // 0 once the -k timer is armed (only the first signal arms it)
-  unique_fd timeout_timer_;  // DURATION; empty once fired
-  unique_fd kill_timer_;     // -k; empty until armed and once fired
-  bool timed_out_ = false;   // the timer fired (or SIGALRM came) before the command was reaped
-  bool signalled_ = false;   // a signal went to the command (or tree)
-  bool killed_ = false;      // tree mode: SIGKILL went to the tree while the command ran (GNU
-                             // timeout is then killed by its own kill(0, SIGKILL))
-  sigset_t ignoring_;        // tree mode: signals GNU timeout ignores by now, having sent them to
-                             // its own process group
+  int term_signal_;             // the next signal the timer sends: SIGKILL once -k is armed
+  double kill_after_;           // 0 once the -k timer is armed (only the first signal arms it)
+  Timer timeout_timer_;         // DURATION
+  Timer kill_timer_;            // -k
+  bool timeout_armed_ = false;  // until it fires
+  bool kill_armed_ = false;     // once the first signal is sent, until it fires
+  bool timed_out_ = false;      // the timer fired (or SIGALRM came) before the command was reaped
+  bool signalled_ = false;      // a signal went to the command (or tree)
+  bool killed_ = false;         // tree mode: SIGKILL went to the tree while the command ran (GNU
+                                // timeout is then killed by its own kill(0, SIGKILL))
+  sigset_t ignoring_;           // tree mode: signals GNU timeout ignores by now, having sent them to
+                                // its own process group
   Reaper reaper_;
   Timer kill_limit_;                    // the kill phase's limit, made before the spawn (kill_phase.h)
   std::vector<ProcessInfo> survivors_;  // what the kill phase could not end
@@ -297,8 +296,11 @@ class Monitor {
 
 void Monitor::wait(int timer, bool watch_tree) {
   pollfd fds[4] = {{signals_.fd(), POLLIN, 0},
-                   {timer < 0 ? timeout_timer_.get() : -1, POLLIN, 0},
-                   {timer < 0 ? kill_timer_.get() : timer, POLLIN, 0},
+                   {timer < 0 && timeout_armed_ ? timeout_timer_.fd() : -1, POLLIN, 0},
+                   {timer >= 0    ? timer
+                    : kill_armed_ ? kill_timer_.fd()
+                                  : -1,
+                    POLLIN, 0},
                    {watch_tree ? tree_.change_fd() : -1, POLLPRI, 0}};
   while (::poll(fds, 4, -1) < 0 && errno == EINTR) {}
 }
@@ -310,10 +312,9 @@ void Monitor::dispatch() {
     int sig = static_cast<int>(info.ssi_signo);
     if (sig != SIGCHLD) cleanup(sig);
   }
-  for (unique_fd* timer : {&timeout_timer_, &kill_timer_}) {
-    std::uint64_t expirations = 0;
-    if (*timer && ::read(timer->get(), &expirations, sizeof expirations) == sizeof expirations) {
-      timer->reset();
+  for (auto [timer, armed] : {std::pair{&timeout_timer_, &timeout_armed_}, std::pair{&kill_timer_, &kill_armed_}}) {
+    if (*armed && timer->fired()) {
+      *armed = false;
       cleanup(SIGALRM);
     }
   }
@@ -330,7 +331,7 @@ void Monitor::cleanup(int sig) {
   }
   if (kill_after_ > 0) {
     term_signal_ = SIGKILL;
-    kill_timer_ = one_shot(kill_after_);
+    kill_armed_ = arm_for(kill_timer_, kill_after_);
     kill_after_ = 0;
   }
   if (s_.verbose && !reaped())
@@ -378,7 +379,7 @@ void Monitor::kill_tree() {
 // Tree mode, after the command was reaped: GNU timeout would exit now. With -k armed, the rest of
 // the tree gets until the -k timer to go, then SIGKILL.
 void Monitor::wait_for_leftovers() {
-  while (!killed_ && kill_timer_ && !tree_.gone(reaper_.has_children())) {
+  while (!killed_ && kill_armed_ && !tree_.gone(reaper_.has_children())) {
     wait(-1, true);
     dispatch();
     reaper_.reap();
@@ -386,11 +387,12 @@ void Monitor::wait_for_leftovers() {
 }
 
 Plan Monitor::run() {
-  if (!kill_limit_.ok()) {
-    complain("cannot create a timer", kill_limit_.error());
-    return {.status = kExitFailure};
-  }
-  timeout_timer_ = one_shot(s_.timeout);  // GNU starts the clock at fork, before exec
+  for (const Timer* timer : {&timeout_timer_, &kill_timer_, &kill_limit_})
+    if (!timer->ok()) {
+      complain("cannot create a timer", timer->error());
+      return {.status = kExitFailure};
+    }
+  timeout_armed_ = arm_for(timeout_timer_, s_.timeout);  // GNU starts the clock at fork, before exec
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
   auto spawned = spawn(SpawnRequest{.argv = s_.command, .env = env, .signals = signals_, .tree = tree_});

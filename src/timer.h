@@ -31,6 +31,13 @@ class Timer {
     spec.it_value = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
     timerfd_settime(fd_.get(), 0, &spec, nullptr);
   }
+  // Fires `after` from now, as given to the nanosecond (the kernel caps it at about 292 years).
+  // A zero timespec disarms it.
+  void arm(const timespec& after) noexcept {
+    itimerspec spec{};
+    spec.it_value = after;
+    timerfd_settime(fd_.get(), 0, &spec, nullptr);
+  }
   void disarm() noexcept {
     itimerspec none{};
     timerfd_settime(fd_.get(), 0, &none, nullptr);

@@ -324,6 +324,12 @@ Spec without_proc(std::vector<std::string> command, std::vector<int> pass_fds = 
 
 bool can_hide_proc() {
   static const bool ok = [] {
+    // A sanitizer's runtime needs /proc itself (LeakSanitizer at exit, the symbolizer): without it,
+    // it fails the process and writes its warnings where ctxrun's messages go.
+    if (kSanitized) {
+      MESSAGE("SKIPPED: the sanitizer runtime cannot run without /proc");
+      return false;
+    }
     auto exit = run(without_proc({"/bin/sh", "-c", "test ! -e /proc/self"}));
     if (!exit.exited(0)) MESSAGE("SKIPPED: cannot hide /proc in a private mount namespace here: " << exit.describe());
     return exit.exited(0);

@@ -19,6 +19,19 @@ namespace e2e {
 
 using namespace std::chrono_literals;
 
+// Whether this build runs under AddressSanitizer (CTXRUN_SANITIZE), whose runtime needs /proc.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 inline const std::string kCtxrun = CTXRUN_BIN;
 inline const std::string kHelper = CTXRUN_HELPER;
 
