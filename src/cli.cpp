@@ -44,10 +44,12 @@ struct OptionSpec {
 };
 
 constexpr OptionSpec kOptions[] = {
-    {'t', "timeout", true},        {'d', "deadline", true},  {'s', "signal", true},   {'k', "kill-after", true},
-    {0, "orphans", true},          {0, "tree", true},        {0, "format", true},     {0, "report", true},
-    {0, "preserve-status", false}, {0, "no-inherit", false}, {0, "remaining", false}, {'v', "verbose", false},
-    {'q', "quiet", false},         {'h', "help", false},     {0, "version", false},
+    {'t', "timeout", true},         {'d', "deadline", true},  {'s', "signal", true},   {'k', "kill-after", true},
+    {0, "orphans", true},           {0, "tree", true},        {0, "format", true},     {0, "report", true},
+    {0, "preserve-status", false},  {0, "no-inherit", false}, {0, "remaining", false}, {'v', "verbose", false},
+    {'q', "quiet", false},          {'h', "help", false},     {0, "version", false},   {0, "idle", true},
+    {0, "no-output-timeout", true}, {0, "heartbeat", true},   {0, "diagnose", false},  {0, "on-expire", true},
+    {0, "on-expire-timeout", true}, {0, "dump-signal", true},
 };
 
 struct Scanned {
@@ -211,6 +213,27 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
       ->type_name("FORMAT");
   app.add_option("--report", report, "When ctxrun ends, write what happened as JSON to FILE (atomically)")
       ->type_name("FILE");
+  std::string idle, heartbeat, on_expire, on_expire_timeout, dump_signal;
+  bool diagnose = false;
+  app.add_option("--idle,--no-output-timeout", idle,
+                 "Also end (as a deadline: 124) after this long without a byte on the command's stdout or "
+                 "stderr; relays its output")
+      ->type_name("DURATION");
+  app.add_option("--heartbeat", heartbeat,
+                 "After this long without output, say on stderr that the command is still running; relays its "
+                 "output")
+      ->type_name("DURATION");
+  app.add_flag("--diagnose", diagnose, "On a deadline or idleness, print the tree (state, wchan, age) before teardown");
+  app.add_option("--on-expire", on_expire,
+                 "On a deadline or idleness, run CMD (sh -c; CTXRUN_PIDS, CTXRUN_MAIN_PID, CTXRUN_CGROUP) before "
+                 "teardown")
+      ->type_name("CMD");
+  app.add_option("--on-expire-timeout", on_expire_timeout, "How long --on-expire may run (default 30s)")
+      ->type_name("DURATION");
+  app.add_option("--dump-signal", dump_signal,
+                 "On a deadline or idleness, send SIG to the command alone first and wait up to DURATION "
+                 "(default 5s) for it, e.g. QUIT for a JVM's thread dump")
+      ->type_name("SIG[:DURATION]");
   app.add_flag("-v,--verbose", verbose, "Say what is done at each step");
   app.add_flag("-q,--quiet", quiet, "Print nothing but errors");
 
@@ -294,6 +317,43 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
       options.inherited_text = inherited;
     }
   }
+  // A duration option of the CI guard: 0 or inf is none.
+  auto guard_duration = [&](const char* name, const std::string& text,
+                            std::optional<std::chrono::nanoseconds>& into) -> std::optional<ExitNow> {
+    auto parsed = parse_duration(text);
+    if (bad(parsed)) return usage(fmt::format("invalid --{} '{}' (a duration such as 10m, 90s or 1.5)", name, text));
+    Duration d = std::get<Duration>(parsed);
+    if (!d.unbounded()) into = d.value;
+    return std::nullopt;
+  };
+  if (app.count("--idle")) {
+    if (auto error = guard_duration("idle", idle, options.idle)) return *error;
+    options.idle_text = idle;
+  }
+  if (app.count("--heartbeat"))
+    if (auto error = guard_duration("heartbeat", heartbeat, options.heartbeat)) return *error;
+  if (app.count("--on-expire")) options.on_expire = on_expire;
+  if (app.count("--on-expire-timeout")) {
+    std::optional<std::chrono::nanoseconds> limit;
+    if (auto error = guard_duration("on-expire-timeout", on_expire_timeout, limit)) return *error;
+    options.on_expire_timeout = limit.value_or(std::chrono::hours(24 * 365));  // 0 or inf: no limit
+  }
+  if (app.count("--dump-signal")) {
+    auto colon = dump_signal.find(':');
+    auto parsed = parse_signal(dump_signal.substr(0, colon));
+    if (bad(parsed))
+      return usage(fmt::format("invalid --dump-signal '{}': {}", dump_signal, std::get<std::string>(parsed)));
+    options.dump_signal = std::get<int>(parsed);
+    if (colon != std::string::npos) {
+      std::optional<std::chrono::nanoseconds> wait;
+      if (auto error = guard_duration("dump-signal", dump_signal.substr(colon + 1), wait)) return *error;
+      options.dump_wait = wait.value_or(std::chrono::hours(24 * 365));
+    }
+  }
+  options.diagnose = diagnose || verbose;
+  bool has_deadline = options.timeout || options.deadline || options.inherited_deadline;
+  if (options.heartbeat && !has_deadline && !options.idle)
+    log::notice("warning: --heartbeat without a deadline keeps a CI's own hang detection from ever ending this step");
   options.preserve_status = preserve;
   options.remaining = remaining;
   options.remaining_format = format;

@@ -120,7 +120,8 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
   // The runner says each step only with -v: a plain run formats none of them.
   std::function<void(const std::string&)> trace;
   if (log::verbose_enabled()) trace = [](const std::string& step) { log::verbose("{}", step); };
-  Command command = make_command(options, enclosing, std::move(trace));
+  auto diagnostics = [](const std::string& line) { log::notice("{}", line); };
+  Command command = make_command(options, enclosing, std::move(trace), diagnostics);
   TreeSetup setup{.kind = options.tree,
                   .tell_guardian =
                       [&](const std::string& order) {

@@ -12,13 +12,21 @@ ContextPtr make_run_context(const RunOptions& options) {
 }
 
 Command make_command(const RunOptions& options, std::optional<pid_t> enclosing,
-                     std::function<void(const std::string&)> trace) {
+                     std::function<void(const std::string&)> trace,
+                     std::function<void(const std::string&)> diagnostics) {
   return Command{.argv = options.command,
                  .stop = {.signal = options.signal, .grace = options.kill_after},
                  .orphans = options.orphans,
                  .tree = options.tree,
                  .enclosing = {.pid = enclosing, .shared_deadline = options.inherited_deadline},
-                 .trace = std::move(trace)};
+                 .trace = std::move(trace),
+                 .watch = {.idle = options.idle, .idle_text = options.idle_text, .heartbeat = options.heartbeat},
+                 .before_stop = {.describe_tree = options.diagnose,
+                                 .hook = options.on_expire,
+                                 .hook_limit = options.on_expire_timeout,
+                                 .dump_signal = options.dump_signal,
+                                 .dump_wait = options.dump_wait},
+                 .diagnostics = std::move(diagnostics)};
 }
 
 }  // namespace ctxrun

@@ -38,6 +38,15 @@ struct RunOptions {
   std::string report_path;                   // --report: where to write the JSON outcome
   bool remaining = false;                    // --remaining: print the budget, run nothing
   std::string remaining_format = "seconds";  // --format: seconds, ms or go
+  // The CI step guard.
+  std::optional<std::chrono::nanoseconds> idle;  // --idle (--no-output-timeout); nullopt: none
+  std::string idle_text;
+  std::optional<std::chrono::nanoseconds> heartbeat;                      // --heartbeat
+  bool diagnose = false;                                                  // --diagnose, or -v: the tree before teardown
+  std::optional<std::string> on_expire;                                   // --on-expire CMD
+  std::chrono::nanoseconds on_expire_timeout = std::chrono::seconds(30);  // --on-expire-timeout
+  std::optional<int> dump_signal;                                         // --dump-signal SIG[:DURATION]
+  std::chrono::nanoseconds dump_wait = std::chrono::seconds(5);
 };
 
 // The context of a run: background, then the inherited deadline (CTXRUN_DEADLINE), then
@@ -48,6 +57,7 @@ ContextPtr make_run_context(const RunOptions& options);
 // The command the options describe, for the runner. `enclosing` is the ctxrun this one runs
 // under, if any (CTXRUN_RUN_ID); `trace` hears each step of the run (-v).
 Command make_command(const RunOptions& options, std::optional<pid_t> enclosing,
-                     std::function<void(const std::string&)> trace);
+                     std::function<void(const std::string&)> trace,
+                     std::function<void(const std::string&)> diagnostics);
 
 }  // namespace ctxrun

@@ -165,6 +165,7 @@ class CgroupTree final : public ProcessTree {
     return true;
   }
   int change_fd() const noexcept override { return leaf_.events_fd(); }
+  std::string cgroup_path() const override { return leaf_.path(); }
   bool kill_is_final() const noexcept override { return killed_; }
   std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {
     if (sig == SIGKILL) {

@@ -75,6 +75,9 @@ class ProcessTree {
   // called (it re-reads and so re-arms the notification).
   virtual int change_fd() const noexcept { return -1; }
 
+  // The cgroup the tree lives in (cgroup backend), "" for the others.
+  virtual std::string cgroup_path() const { return {}; }
+
   // Whether signal_all(SIGKILL) also reaches processes forked after it (cgroup.kill does): then
   // one SIGKILL sweep is enough and the runner only waits for gone().
   virtual bool kill_is_final() const noexcept { return false; }

@@ -79,6 +79,39 @@ std::string command_status(const Outcome& o) {
   return fmt::format("{{\"signaled\":{}}}", quote(signal_name(WTERMSIG(o.command_status))));
 }
 
+// A wait status as the report writes it: {"exited": N}, {"signaled": "SIGKILL"}, or null.
+std::string wait_status_json(std::optional<int> status) {
+  if (!status) return "null";
+  if (WIFEXITED(*status)) return fmt::format("{{\"exited\":{}}}", WEXITSTATUS(*status));
+  return fmt::format("{{\"signaled\":{}}}", quote(signal_name(WTERMSIG(*status))));
+}
+
+// The CI guard's fields: idle, output, diagnose (null when not asked for).
+std::string guard_json(const Outcome& o) {
+  std::string idle = o.idle_limit ? fmt::format("{{\"limit_seconds\":{:.6f},\"expired\":{}}}", seconds(*o.idle_limit),
+                                                o.idle_expired ? "true" : "false")
+                                  : "null";
+  std::string output = "null";
+  if (o.output.relayed)
+    output = fmt::format("{{\"streams\":{},\"stdout_bytes\":{},\"stderr_bytes\":{},\"last_output\":{}}}",
+                         quote(o.output.merged ? "merged" : "separate"), o.output.stdout_bytes, o.output.stderr_bytes,
+                         optional_time(o.output.last_output));
+  std::string diagnose = "null";
+  if (o.on_expire || o.dump) {
+    std::string hook = "null", dump = "null";
+    if (o.on_expire)
+      hook = fmt::format("{{\"command\":{},\"status\":{},\"seconds\":{:.6f},\"timed_out\":{}}}",
+                         quote(o.on_expire->command), wait_status_json(o.on_expire->status), o.on_expire->seconds,
+                         o.on_expire->timed_out ? "true" : "false");
+    if (o.dump)
+      dump = fmt::format("{{\"signal\":{},\"waited_seconds\":{:.6f},\"main_exited\":{}}}",
+                         quote(signal_name(o.dump->signal)), o.dump->waited_seconds,
+                         o.dump->main_exited ? "true" : "false");
+    diagnose = fmt::format("{{\"on_expire\":{},\"dump_signal\":{}}}", hook, dump);
+  }
+  return fmt::format("\"idle\":{},\"output\":{},\"diagnose\":{}", idle, output, diagnose);
+}
+
 }  // namespace
 
 std::string report_json(const ReportFacts& f) {
@@ -102,13 +135,13 @@ std::string report_json(const ReportFacts& f) {
       "{{\"version\":{},\"outcome\":{},\"cause\":{},\"signal\":{},\"exit_status\":{},\"dies_of_signal\":{},"
       "\"command\":{{\"argv\":{},\"started\":{},\"status\":{}}},\"start_time\":{},\"deadline\":{},"
       "\"elapsed_seconds\":{:.6f},\"tree_backend\":{},\"teardown\":{{\"steps\":{},\"processes\":{},"
-      "\"survivors\":{}}},\"error\":{}}}\n",
+      "\"survivors\":{}}},{},\"error\":{}}}\n",
       kReportVersion, quote(ending_name(o.ending)), o.cause.empty() ? "null" : quote(o.cause),
       o.cancel_signal ? quote(signal_name(o.cancel_signal)) : "null", f.exit.status,
       f.exit.die_of_signal ? quote(signal_name(f.exit.die_of_signal)) : "null", argv,
       o.command_started ? "true" : "false", command_status(o), quote(format_rfc3339(f.started)),
       optional_time(f.deadline), seconds(f.elapsed), quote(f.tree_backend), steps, o.processes_torn_down, survivors,
-      o.error.empty() ? "null" : quote(o.error));
+      guard_json(o), o.error.empty() ? "null" : quote(o.error));
 }
 
 namespace {

@@ -12,7 +12,7 @@
 
 namespace ctxrun {
 
-inline constexpr int kReportVersion = 1;
+inline constexpr int kReportVersion = 2;
 
 struct ReportFacts {
   const RunOptions& options;

@@ -12,9 +12,11 @@
 #include <fmt/format.h>
 
 #include "ctxrun/duration.h"
+#include "diagnose.h"
 #include "event_loop.h"
 #include "kill_phase.h"
 #include "reaper.h"
+#include "relay.h"
 #include "spawn.h"
 #include "timer.h"
 
@@ -43,7 +45,7 @@ class Run {
   Outcome go();
 
  private:
-  enum class Phase { running, leftovers, stopping, killing, done };
+  enum class Phase { running, leftovers, dumping, stopping, killing, done };
 
   template <typename... Args>
   void trace(fmt::format_string<Args...> format, Args&&... args) const {
@@ -60,15 +62,26 @@ class Run {
 
   // Transitions.
   void end_context();
+  void end_by_idleness();
+  void before_stop(int first_signal);
+  void describe_tree();
+  void run_expiry_hook();
+  void after_dump();
   void after_command_exit();
   void stop(int first_signal, std::optional<pid_t> skip_pgid);
   void kill();
   void finish();
 
   bool enclosing_teardown() const;
+  // The relay (Command::watch): output came, the caller's side stopped or started taking it.
+  void note_output();
+  void note_blocked(bool blocked);
+  void arm_watch_timers();
+  void say_still_running();
   bool tree_gone() { return tree_.gone(reaper_.has_children()); }
   void count(const std::vector<ProcessInfo>& signalled);
   std::vector<std::string> command_environment() const;
+  Status start_watch();
 
   const Command& cmd_;
   ContextPtr ctx_;
@@ -80,6 +93,15 @@ class Run {
   // needs no descriptor it might not get (a caller that left ctxrun few).
   Timer timer_;
   bool timer_fired_ = false;
+  // The CI guard: the relay, the idle limit's timer and the heartbeat's.
+  std::unique_ptr<OutputRelay> relay_;
+  std::optional<Timer> idle_timer_;       // made only with Command::watch.idle
+  std::optional<Timer> heartbeat_timer_;  // made only with Command::watch.heartbeat
+  bool idle_fired_ = false;
+  bool output_blocked_ = false;
+  Clock::time_point last_output_ = Clock::now();
+  int pending_stop_signal_ = 0;  // the first signal, once the dump signal's wait is over
+  Clock::time_point dump_began_;
   Outcome out_;
   Phase phase_ = Phase::running;
   Clock::time_point start_ = Clock::now();
@@ -158,6 +180,42 @@ void Run::note_command_end() {
   trace("command exited after {}: {}", millis(Clock::now() - start_), wait_status_text(out_.command_status));
 }
 
+void Run::arm_watch_timers() {
+  if (idle_timer_ && !output_blocked_) idle_timer_->arm(*cmd_.watch.idle);
+  if (heartbeat_timer_) heartbeat_timer_->arm(*cmd_.watch.heartbeat);
+}
+
+void Run::note_output() {
+  last_output_ = Clock::now();
+  out_.output.last_output = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+  arm_watch_timers();
+}
+
+// A slow reader downstream is not a silent command: while the caller's side takes nothing, the idle
+// clock stands still, and it starts again from the whole limit once the reader takes more.
+void Run::note_blocked(bool blocked) {
+  output_blocked_ = blocked;
+  if (!idle_timer_) return;
+  if (blocked) idle_timer_->disarm();
+  else idle_timer_->arm(*cmd_.watch.idle);
+}
+
+void Run::say_still_running() {
+  auto now = Clock::now();
+  std::string command;
+  for (const auto& arg : cmd_.argv) {
+    if (!command.empty()) command += ' ';
+    for (char c : arg) command += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
+  }
+  auto tenths = [](Clock::duration d) {
+    return format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(d) / 100 * 100);
+  };
+  std::string line = fmt::format("ctxrun: still running: {} ({} elapsed, no output for {}, {})\n", command,
+                                 tenths(now - start_), tenths(now - last_output_), processes(tree_.members().size()));
+  relay_->write_stderr_line(line);
+  heartbeat_timer_->arm(*cmd_.watch.heartbeat);  // and again after as long without output
+}
+
 void Run::count(const std::vector<ProcessInfo>& signalled) {
   for (const auto& p : signalled) torn_down_.emplace(p.pid, p.start_time);
 }
@@ -172,7 +230,9 @@ void Run::advance() {
 void Run::advance_once() {
   switch (phase_) {
     case Phase::running:
-      if (out_.command_reaped) {
+      if (idle_fired_ && !out_.command_reaped) {
+        end_by_idleness();
+      } else if (out_.command_reaped) {
         // A command killed by a signal once the context is done (a timer not yet read, an
         // enclosing ctxrun's teardown that reached the command first) was ended by the context.
         if (WIFSIGNALED(out_.command_status) && ctx_->err()) end_context();
@@ -184,6 +244,10 @@ void Run::advance_once() {
     case Phase::leftovers:
       if (tree_gone()) finish();
       else if (ctx_->err()) end_context();
+      else if (idle_fired_) end_by_idleness();
+      return;
+    case Phase::dumping:
+      if (out_.command_reaped || timer_fired_) after_dump();
       return;
     case Phase::stopping:
       if (tree_gone()) {
@@ -214,7 +278,75 @@ void Run::end_context() {
   // the context itself (a library caller's cancel()) or by the enclosing ctxrun: the stop policy's.
   if (out_.ending == Ending::canceled && cancel_signal_ != 0 && !cancel_from_enclosing_)
     stop(cancel_signal_, cancel_from_terminal_ ? std::optional<pid_t>(getpgrp()) : std::nullopt);
+  else if (out_.ending == Ending::deadline_exceeded) before_stop(cmd_.stop.signal);
   else stop(cmd_.stop.signal, std::nullopt);
+}
+
+void Run::end_by_idleness() {
+  out_.ending = Ending::deadline_exceeded;
+  out_.cause = "no output for " + cmd_.watch.idle_text;
+  out_.idle_expired = true;
+  ended_on_its_own_ = false;
+  trace("context deadline exceeded after {} ({})", millis(Clock::now() - start_), out_.cause);
+  before_stop(cmd_.stop.signal);
+}
+
+// The run ends by a deadline or by idleness: what the caller asked to know of the tree as it
+// stands, before anything of it is signalled (Command::before_stop).
+void Run::before_stop(int first_signal) {
+  loop_.unwatch(ctx_->done_fd());
+  for (auto* timer : {&idle_timer_, &heartbeat_timer_})
+    if (*timer) (*timer)->disarm();
+  const auto& what = cmd_.before_stop;
+  if (what.describe_tree && cmd_.diagnostics) describe_tree();
+  if (what.hook) run_expiry_hook();
+  if (what.dump_signal && reaper_.command()) {
+    trace("sending {} to the command (pid {}) and waiting up to {} for it", signal_name(*what.dump_signal),
+          *reaper_.command(), format_duration(what.dump_wait));
+    ::kill(*reaper_.command(), *what.dump_signal);  // not reaped: the pid is still the command's
+    out_.dump = DumpReport{.signal = *what.dump_signal};
+    pending_stop_signal_ = first_signal;
+    dump_began_ = Clock::now();
+    timer_fired_ = false;
+    timer_.arm(what.dump_wait);
+    phase_ = Phase::dumping;
+    return;
+  }
+  stop(first_signal, std::nullopt);
+}
+
+void Run::describe_tree() {
+  std::vector<pid_t> pids;
+  for (const auto& p : tree_.members()) pids.push_back(p.pid);
+  cmd_.diagnostics("the tree before teardown:");
+  for (const auto& line : describe_processes(pids)) cmd_.diagnostics(format_tree_line(line));
+}
+
+void Run::run_expiry_hook() {
+  std::string pids;
+  for (const auto& p : tree_.members()) pids += (pids.empty() ? "" : " ") + std::to_string(p.pid);
+  std::vector<std::string> env{"CTXRUN_PIDS=" + pids,
+                               "CTXRUN_MAIN_PID=" + (reaper_.command() ? std::to_string(*reaper_.command()) : "")};
+  if (auto cgroup = tree_.cgroup_path(); !cgroup.empty()) env.push_back("CTXRUN_CGROUP=" + cgroup);
+  const auto& hook = *cmd_.before_stop.hook;
+  trace("running the --on-expire hook, for at most {}: {}", format_duration(cmd_.before_stop.hook_limit), hook);
+  HookReport report{.command = hook};
+  auto ran = run_hook(hook, env, cmd_.before_stop.hook_limit, 2, &signals_);
+  if (auto* result = std::get_if<HookResult>(&ran)) {
+    report.status = result->status;
+    report.seconds = result->seconds;
+    report.timed_out = result->timed_out;
+    trace("the hook {} after {:.1f}s", result->timed_out ? "was killed at its limit" : "ended", result->seconds);
+  } else {
+    trace("the hook could not run: {}", std::get<std::string>(ran));
+  }
+  out_.on_expire = std::move(report);
+}
+
+void Run::after_dump() {
+  out_.dump->main_exited = out_.command_reaped;
+  out_.dump->waited_seconds = std::chrono::duration<double>(Clock::now() - dump_began_).count();
+  stop(pending_stop_signal_, std::nullopt);
 }
 
 void Run::after_command_exit() {
@@ -236,8 +368,10 @@ void Run::after_command_exit() {
 }
 
 void Run::stop(int first_signal, std::optional<pid_t> skip_pgid) {
-  // From here on the context's end changes nothing (its descriptor would stay readable).
+  // From here on the context's end, idleness and heartbeats change nothing.
   loop_.unwatch(ctx_->done_fd());
+  for (auto* timer : {&idle_timer_, &heartbeat_timer_})
+    if (*timer) loop_.unwatch((*timer)->fd());
   phase_ = Phase::stopping;
   stop_began_ = Clock::now();
   if (first_signal == SIGKILL) return kill();
@@ -287,6 +421,26 @@ void Run::finish() {
   }
 }
 
+// The relay and the timers of Command::watch, before the spawn.
+Status Run::start_watch() {
+  out_.idle_limit = cmd_.watch.idle;
+  for (auto [wanted, timer] : {std::pair{cmd_.watch.idle.has_value(), &idle_timer_},
+                               std::pair{cmd_.watch.heartbeat.has_value(), &heartbeat_timer_}}) {
+    if (!wanted) continue;
+    timer->emplace();
+    if (!(*timer)->ok()) return fmt::format("cannot create a timer: {}", std::strerror((*timer)->error()));
+  }
+  // The heartbeat's line must start a line: the relay then knows each stream's last byte.
+  auto made = OutputRelay::make(cmd_.watch.heartbeat.has_value());
+  if (auto* error = std::get_if<std::string>(&made)) return *error;
+  relay_ = std::move(std::get<std::unique_ptr<OutputRelay>>(made));
+  out_.output.relayed = true;
+  out_.output.merged = relay_->merged();
+  if (isatty(1) || isatty(2))
+    trace("the command's output now goes through a pipe, not the terminal: it may buffer or drop colour");
+  return std::nullopt;
+}
+
 std::vector<std::string> Run::command_environment() const {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e)
@@ -306,8 +460,20 @@ Outcome Run::go() {
     out_.error = fmt::format("cannot create a timer: {}", std::strerror(timer_.error()));
     return out_;
   }
+  if (cmd_.watch.idle || cmd_.watch.heartbeat) {
+    if (auto error = start_watch()) {
+      out_.ending = Ending::error;
+      out_.error = *error;
+      return out_;
+    }
+  }
   auto env = command_environment();
-  auto spawned = spawn(SpawnRequest{.argv = cmd_.argv, .env = env, .signals = signals_, .tree = tree_});
+  auto spawned = spawn(SpawnRequest{.argv = cmd_.argv,
+                                    .env = env,
+                                    .signals = signals_,
+                                    .tree = tree_,
+                                    .stdout_fd = relay_ ? relay_->child_stdout() : -1,
+                                    .stderr_fd = relay_ ? relay_->child_stderr() : -1});
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     out_.ending = Ending::error;
     out_.spawn_exit = failure->exit_status();
@@ -323,6 +489,12 @@ Outcome Run::go() {
   }
   pid_t command = std::get<pid_t>(spawned);
   reaper_.expect(command);
+  if (relay_) {
+    relay_->close_child_ends();
+    relay_->attach(
+        loop_, [this] { note_output(); }, [this](bool blocked) { note_blocked(blocked); });
+    arm_watch_timers();
+  }
   out_.command_started = true;
   tree_.started(command);
   trace("started '{}' as pid {}", cmd_.argv[0], command);
@@ -332,11 +504,21 @@ Outcome Run::go() {
   loop_.watch(timer_.fd(), POLLIN, [this](short) { timer_fired_ = timer_.fired(); });
   // A tree change notification stays pending until gone() re-reads the backend's state.
   loop_.watch(tree_.change_fd(), POLLPRI, [this](short) { tree_gone(); });
+  if (idle_timer_) loop_.watch(idle_timer_->fd(), POLLIN, [this](short) { idle_fired_ = idle_timer_->fired(); });
+  if (heartbeat_timer_)
+    loop_.watch(heartbeat_timer_->fd(), POLLIN, [this](short) {
+      if (heartbeat_timer_->fired()) say_still_running();
+    });
   advance();
   while (phase_ != Phase::done) {
     loop_.wait_once();
     reap();
     advance();
+  }
+  if (relay_) {
+    relay_->finish();  // what the tree wrote last goes out too
+    out_.output.stdout_bytes = relay_->stdout_bytes();
+    out_.output.stderr_bytes = relay_->stderr_bytes();
   }
   out_.processes_torn_down = static_cast<int>(torn_down_.size());
   int orphans = reaper_.others_reaped();

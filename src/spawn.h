@@ -17,6 +17,10 @@ struct SpawnRequest {
   const std::vector<std::string>& env;   // the command's whole environment, "NAME=value"
   const SignalRegime& signals;           // restored in the child before exec
   const ProcessTree& tree;               // prepare_child() runs before exec
+  // Descriptors the command gets as its stdout and stderr instead of ctxrun's (an output relay's
+  // pipe); -1: ctxrun's own.
+  int stdout_fd = -1;
+  int stderr_fd = -1;
 };
 
 // Why the command could not be started.

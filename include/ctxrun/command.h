@@ -77,8 +77,35 @@ struct Command {
     std::optional<wall_time> shared_deadline;
   } enclosing;
   // Hears each step of the run, one line each (what the ctxrun tool prints with -v). Empty: the
-  // run says nothing; the library never writes to the caller's stdout or stderr.
+  // run says nothing; the library never writes to the caller's stdout or stderr unless asked to
+  // below (the heartbeat).
   std::function<void(const std::string&)> trace;
+  // The CI step guard. Either option relays the tree's stdout and stderr through the process
+  // (byte-exact; see the ctxrun(1) manual), to know when output last came.
+  struct Watch {
+    // No byte on stdout or stderr for this long ends the run as DeadlineExceeded, with the cause
+    // "no output for IDLE_TEXT". Zero or nullopt: no such limit.
+    std::optional<std::chrono::nanoseconds> idle;
+    std::string idle_text;
+    // After this long without output (and again each time it passes), one line on stderr:
+    // "ctxrun: still running: CMD (ELAPSED elapsed, no output for SILENCE, N processes)".
+    std::optional<std::chrono::nanoseconds> heartbeat;
+  } watch;
+  // What happens when the run ends by a deadline or by idleness, before the first stop signal.
+  struct BeforeStop {
+    // Each process of the tree, one line each, to `diagnostics`: pid, ppid, state, wchan, age, command.
+    bool describe_tree = false;
+    // Run through `sh -c`, with CTXRUN_PIDS, CTXRUN_MAIN_PID and (cgroup backend) CTXRUN_CGROUP,
+    // outside the tree, its output on stderr, for at most hook_limit.
+    std::optional<std::string> hook;
+    std::chrono::nanoseconds hook_limit = std::chrono::seconds(30);
+    // Sent to the command alone (a JVM prints its threads on SIGQUIT); then up to dump_wait for it
+    // to exit before the teardown.
+    std::optional<int> dump_signal;
+    std::chrono::nanoseconds dump_wait = std::chrono::seconds(5);
+  } before_stop;
+  // Hears the tree description (BeforeStop::describe_tree), one line each.
+  std::function<void(const std::string&)> diagnostics;
 };
 
 // The signals run_command takes over while it runs: SIGINT, SIGTERM, SIGHUP and SIGQUIT end the

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ctxrun/deadline.h"
 #include "ctxrun/process_info.h"
 
 namespace ctxrun {
@@ -34,6 +37,30 @@ struct TeardownStep {
   std::chrono::nanoseconds took{0};
 };
 
+// The relay's account (Command::watch): what came out of the tree, and when last.
+struct OutputReport {
+  bool relayed = false;
+  bool merged = false;  // one pipe carried stdout and stderr (counted in stdout_bytes)
+  std::uint64_t stdout_bytes = 0;
+  std::uint64_t stderr_bytes = 0;
+  std::optional<wall_time> last_output;
+};
+
+// The hook that ran before the teardown (Command::before_stop.hook).
+struct HookReport {
+  std::string command;
+  std::optional<int> status;  // its wait status; nullopt if it could not be started
+  double seconds = 0;
+  bool timed_out = false;  // killed at its limit
+};
+
+// The dump signal sent before the teardown (Command::before_stop.dump_signal).
+struct DumpReport {
+  int signal = 0;
+  double waited_seconds = 0;
+  bool main_exited = false;  // the command ended within the wait
+};
+
 struct Outcome {
   Ending ending = Ending::error;
   std::string cause;                  // "timeout 2s", "SIGINT", ...: what ended the context
@@ -47,6 +74,11 @@ struct Outcome {
   int processes_torn_down = 0;         // distinct processes signalled by teardown
   std::vector<ProcessInfo> survivors;  // processes still there after the last teardown step
   std::string error;                   // for Ending::error
+  OutputReport output;
+  std::optional<std::chrono::nanoseconds> idle_limit;  // Command::watch.idle
+  bool idle_expired = false;                           // the run ended by idleness
+  std::optional<HookReport> on_expire;
+  std::optional<DumpReport> dump;
 };
 
 // How ctxrun ends: exit with `status`, or, when `die_of_signal` is set, die of that signal (and

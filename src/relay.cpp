@@ -1,0 +1,237 @@
+#include "relay.h"
+
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "ctxrun/unique_fd.h"
+
+namespace ctxrun {
+namespace {
+
+// One chunk in flight: a pipe's default capacity. PIPE_BUF bytes go to a pipe at once when poll()
+// says it is writable, so a write of at most that never blocks the event loop.
+constexpr std::size_t kChunk = 64 * 1024;
+
+bool is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+// Whether fds 1 and 2 are the same open file description (dup'ed: `>log 2>&1`, a terminal).
+bool same_open_file() {
+  long same = syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, 1, 2);
+  if (same >= 0) return same == 0;
+  // No kcmp (a kernel without it): the same file is the next best answer.
+  struct stat a {
+  }, b{};
+  return fstat(1, &a) == 0 && fstat(2, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+bool writable_now(int fd) {
+  pollfd p{fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLOUT | POLLERR | POLLHUP)) != 0;
+}
+
+}  // namespace
+
+struct OutputRelay::Stream {
+  int dst = -1;        // ctxrun's fd 1 or 2
+  unique_fd src;       // the pipe's read end, non-blocking; empty once closed
+  unique_fd child;     // the pipe's write end, until the command has it
+  bool splice = true;  // false: read/write (track_lines, or splice refused)
+  bool blocked = false;
+  std::string pending;  // read/write mode: read, not yet written
+  char last = '\n';     // the last byte written to dst (read/write mode)
+  std::uint64_t bytes = 0;
+};
+
+Result<std::unique_ptr<OutputRelay>> OutputRelay::make(bool track_lines) {
+  std::unique_ptr<OutputRelay> relay(new OutputRelay());
+  relay->track_lines_ = track_lines;
+  bool out_open = is_open(1), err_open = is_open(2);
+  relay->merged_ = out_open && err_open && same_open_file();
+  auto stream = [&](int dst) -> Result<std::unique_ptr<Stream>> {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return fmt::format("cannot make the output relay's pipe: {}", std::strerror(errno));
+    auto s = std::make_unique<Stream>();
+    s->dst = dst;
+    s->src.reset(fds[0]);
+    s->child.reset(fds[1]);
+    // Only the read end, which is ctxrun's own, is made non-blocking; the write end is the command's.
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    s->splice = !track_lines;
+    return s;
+  };
+  for (auto [open, dst, into] :
+       {std::tuple{out_open, 1, &relay->out_}, std::tuple{err_open && !relay->merged_, 2, &relay->err_}}) {
+    if (!open) continue;
+    auto made = stream(dst);
+    if (auto* error = std::get_if<std::string>(&made)) return *error;
+    *into = std::move(std::get<std::unique_ptr<Stream>>(made));
+  }
+  return relay;
+}
+
+OutputRelay::~OutputRelay() = default;
+
+int OutputRelay::child_stdout() const noexcept { return out_ ? out_->child.get() : -1; }
+
+int OutputRelay::child_stderr() const noexcept {
+  if (merged_) return out_ ? out_->child.get() : -1;
+  return err_ ? err_->child.get() : -1;
+}
+
+void OutputRelay::close_child_ends() noexcept {
+  for (auto* s : {out_.get(), err_.get()})
+    if (s) s->child.reset();
+}
+
+std::uint64_t OutputRelay::stdout_bytes() const noexcept { return out_ ? out_->bytes : 0; }
+std::uint64_t OutputRelay::stderr_bytes() const noexcept { return err_ ? err_->bytes : 0; }
+
+OutputRelay::Stream* OutputRelay::stderr_stream() noexcept { return merged_ ? out_.get() : err_.get(); }
+
+void OutputRelay::attach(EventLoop& loop, std::function<void()> on_output, std::function<void(bool)> on_blocked) {
+  loop_ = &loop;
+  on_output_ = std::move(on_output);
+  on_blocked_ = std::move(on_blocked);
+  for (auto* s : {out_.get(), err_.get()})
+    if (s) watch(*s);
+}
+
+// Waits for what the stream needs next: the caller's side to take bytes, or the command to write.
+void OutputRelay::watch(Stream& s) {
+  if (!loop_) return;
+  if (!s.src) {
+    loop_->unwatch(s.dst);
+    return;
+  }
+  if (s.blocked) {
+    loop_->unwatch(s.src.get());
+    loop_->watch(s.dst, POLLOUT, [this, &s](short) {
+      s.blocked = false;
+      loop_->unwatch(s.dst);
+      if (on_blocked_) on_blocked_(false);
+      pump(s);
+    });
+  } else {
+    loop_->watch(s.src.get(), POLLIN, [this, &s](short) { pump(s); });
+  }
+}
+
+// Moves what can move now without blocking; then watches for what comes next.
+void OutputRelay::pump(Stream& s) {
+  bool moved = false;
+  auto close_source = [&] {
+    if (loop_ && s.src) loop_->unwatch(s.src.get());
+    s.src.reset();  // writers now get EPIPE (caller gone) or nothing more is coming (EOF)
+    s.pending.clear();
+  };
+  auto block = [&] {
+    s.blocked = true;
+    if (on_blocked_) on_blocked_(true);
+  };
+  while (s.src && !s.blocked) {
+    // Read/write mode: what was read goes out first, PIPE_BUF at a time, while the caller's side
+    // says it takes more.
+    if (!s.pending.empty()) {
+      if (!writable_now(s.dst)) {
+        block();
+        break;
+      }
+      std::size_t n = std::min<std::size_t>(s.pending.size(), PIPE_BUF);
+      ssize_t w = ::write(s.dst, s.pending.data(), n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EAGAIN) {
+        block();
+        break;
+      }
+      if (w < 0) {  // EPIPE and the like: the caller's side is gone
+        close_source();
+        break;
+      }
+      s.last = s.pending[static_cast<std::size_t>(w) - 1];
+      s.pending.erase(0, static_cast<std::size_t>(w));
+      moved = true;
+      continue;
+    }
+    ssize_t n;
+    if (s.splice) {
+      n = ::splice(s.src.get(), nullptr, s.dst, nullptr, kChunk, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      if (n < 0 && errno == EINVAL) {  // a terminal, an O_APPEND file: copy instead
+        s.splice = false;
+        continue;
+      }
+    } else {
+      char buf[kChunk];
+      n = ::read(s.src.get(), buf, sizeof buf);
+      if (n > 0) {
+        s.pending.assign(buf, static_cast<std::size_t>(n));
+        s.bytes += static_cast<std::uint64_t>(n);
+        continue;
+      }
+    }
+    if (n > 0) {
+      s.bytes += static_cast<std::uint64_t>(n);
+      moved = true;
+      continue;
+    }
+    if (n == 0) {  // every writer closed it
+      close_source();
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      // Nothing to read, or (splice) the caller's side takes no more.
+      if (s.splice && !writable_now(s.dst)) block();
+      break;
+    }
+    close_source();  // EPIPE: the caller's side is gone
+    break;
+  }
+  if (moved && on_output_) on_output_();
+  watch(s);
+}
+
+void OutputRelay::write_stderr_line(const std::string& line) {
+  Stream* s = stderr_stream();
+  if (!s || !s->src) {
+    [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
+    return;
+  }
+  char last = s->pending.empty() ? s->last : s->pending.back();
+  if (last != '\n') s->pending += '\n';
+  s->pending += line;
+  if (!s->blocked) pump(*s);
+}
+
+void OutputRelay::finish() noexcept {
+  try {
+    for (auto* s : {out_.get(), err_.get()}) {
+      if (!s) continue;
+      if (loop_) {
+        if (s->src) loop_->unwatch(s->src.get());
+        loop_->unwatch(s->dst);
+      }
+      // What is in the pipe now, and what is still pending, goes out; the caller's side is waited
+      // for, writers that are still there are not.
+      loop_ = nullptr;
+      while (s->src) {
+        s->blocked = false;
+        pump(*s);
+        if (!s->blocked) break;
+        pollfd p{s->dst, POLLOUT, 0};
+        while (::poll(&p, 1, -1) < 0 && errno == EINTR) {}
+      }
+      s->src.reset();
+    }
+  } catch (...) {}
+}
+
+}  // namespace ctxrun
