@@ -191,8 +191,8 @@ Reported run_reported(const std::string& name, std::vector<std::string> args, Sp
   auto parsed = json::parse(text);
   REQUIRE_MESSAGE(parsed.has_value(), "not JSON: " << text << "; " << r.exit.describe());
   r.report = *parsed;
-  CHECK(r.report["version"].num() == 2);
-  for (auto key : {"idle", "output", "diagnose"}) CHECK_NOTHROW((void)r.report[key]);
+  REQUIRE_MESSAGE(r.report["version"].num() == 2, text << "; " << r.exit.describe());
+  for (auto key : {"idle", "output", "diagnose"}) REQUIRE_NOTHROW((void)r.report[key]);
   return r;
 }
 
@@ -200,12 +200,14 @@ json::Value parse_report(const std::string& path) {
   auto text = slurp(path);
   auto parsed = json::parse(text);
   REQUIRE_MESSAGE(parsed.has_value(), "not JSON: " << text);
-  CHECK((*parsed)["version"].num() == 2);
+  REQUIRE_MESSAGE((*parsed)["version"].num() == 2, text);
+  for (auto key : {"idle", "output", "diagnose"}) REQUIRE_NOTHROW((void)(*parsed)[key]);
   return *parsed;
 }
 
 bool rfc3339(const std::string& s) {
-  static const std::regex form("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})");
+  static const std::regex form(
+      "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})");
   return std::regex_match(s, form);
 }
 
@@ -249,8 +251,8 @@ TEST_CASE("--no-output-timeout is another name for --idle; the limit is written 
 
 TEST_CASE("--idle: a command writing only to stderr, every 200 ms for 2 s, stays alive") {
   NoSurvivors guard;
-  auto exit = run({"--idle", "1s", "sh", "-c",
-                   "i=0; while [ $i -lt 10 ]; do sleep .2; echo tick$i >&2; i=$((i+1)); done"});
+  auto exit = run(
+      {"--idle", "1s", "sh", "-c", "i=0; while [ $i -lt 10 ]; do sleep .2; echo tick$i >&2; i=$((i+1)); done"});
   CHECK_MESSAGE(exit.exited(0), exit.describe());
   std::string expected;
   for (int i = 0; i < 10; ++i) expected += "tick" + std::to_string(i) + "\n";
@@ -342,6 +344,7 @@ TEST_CASE("a bad --idle, --heartbeat, --on-expire-timeout or --dump-signal is on
     INFO("args: " << c.args[0] << " " << c.args[1]);
     CHECK_MESSAGE(exit.exited(125), exit.describe());
     CHECK(starts_with(exit.err, "ctxrun: "));
+    CHECK(exit.err.find("unknown option") == std::string::npos);
     CHECK(exit.err.find('\n') == exit.err.size() - 1);  // one line
     bool named = std::any_of(c.names.begin(), c.names.end(),
                              [&](const std::string& n) { return exit.err.find(n) != std::string::npos; });
@@ -385,8 +388,8 @@ TEST_CASE("the relay is byte-exact: 1 MiB of random bytes without a final newlin
   ctxrun::unique_fd err_fd(open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   REQUIRE(out_fd);
   REQUIRE(err_fd);
-  Launched both(ctxrun_argv({"--idle", "5s", "--report", report, "sh", "-c", "cat \"$0\"; cat \"$0\" >&2", source}),
-                -1, out_fd.get(), err_fd.get());
+  Launched both(ctxrun_argv({"--idle", "5s", "--report", report, "sh", "-c", "cat \"$0\"; cat \"$0\" >&2", source}), -1,
+                out_fd.get(), err_fd.get());
   auto exit = both.wait(30s);
   CHECK_MESSAGE(exit.exited(0), exit.describe());
   auto out_file = slurp(out_path), err_file = slurp(err_path);
@@ -404,32 +407,41 @@ TEST_CASE("the relay keeps the order of 10,000 alternating stdout/stderr lines i
   NoSurvivors guard;
   std::string dir = fresh_dir("merged");
   std::string log = dir + "/log", report = dir + "/report.json";
-  ctxrun::unique_fd fd(open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  REQUIRE(fd);
-  Launched l(ctxrun_argv({"--idle", "10s", "--report", report, "sh", "-c",
-                          "i=0; while [ $i -lt 5000 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done"}),
-             -1, fd.get(), fd.get());
-  auto exit = l.wait(60s);
-  CHECK_MESSAGE(exit.exited(0), exit.describe());
   std::string expected;
   for (int i = 0; i < 5000; ++i) expected += "out" + std::to_string(i) + "\nerr" + std::to_string(i) + "\n";
-  auto text = slurp(log);
-  CHECK(text.size() == expected.size());
-  CHECK(text == expected);
+  // Without the relay (the control: the command writes to the file itself), then through it.
+  for (bool relay : {false, true}) {
+    INFO("relay: " << relay);
+    ctxrun::unique_fd fd(open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    REQUIRE(fd);
+    std::vector<std::string> args{"--report", report, "sh", "-c",
+                                  "i=0; while [ $i -lt 5000 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done"};
+    if (relay) args.insert(args.begin(), {"--idle", "10s"});
+    Launched l(ctxrun_argv(args), -1, fd.get(), fd.get());
+    auto exit = l.wait(60s);
+    CHECK_MESSAGE(exit.exited(0), exit.describe());
+    auto text = slurp(log);
+    CHECK(text.size() == expected.size());
+    CHECK(text == expected);
+  }
   auto r = parse_report(report);
   CHECK(r["output"]["streams"].str() == "merged");
   CHECK(r["output"]["stdout_bytes"].num() == static_cast<double>(expected.size()));
   CHECK(r["output"]["stderr_bytes"].num() == 0);
 }
 
-TEST_CASE("ctxrun --idle 5s yes | head -1: ends at once, yes dies of SIGPIPE and so does ctxrun") {
-  NoSurvivors guard;
-  std::string report = fresh_dir("epipe") + "/report.json";
+namespace {
+
+// `ctxrun ARGS yes | head -1`, with the report in `report`: the exit of ctxrun; fails the test if it
+// does not end within 3 s of the reader going away.
+Exit yes_into_head(std::vector<std::string> args, const std::string& report) {
   int out[2], err[2];
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
   REQUIRE(pipe2(err, O_CLOEXEC) == 0);
   ctxrun::unique_fd out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]);
-  Launched l(ctxrun_argv({"--idle", "5s", "--report", report, "yes"}), -1, out_w.get(), err_w.get());
+  args.insert(args.begin(), {"--report", report});
+  args.push_back("yes");
+  Launched l(ctxrun_argv(args), -1, out_w.get(), err_w.get());
   out_w.reset();
   err_w.reset();
   // As head -1: read up to the first newline, then go away.
@@ -446,16 +458,29 @@ TEST_CASE("ctxrun --idle 5s yes | head -1: ends at once, yes dies of SIGPIPE and
   auto closed_at = Clock::now();
   auto exit = l.wait(20s);
   exit.err = drain(err_r.get());
-  CHECK_MESSAGE(exit.killed_by(SIGPIPE), exit.describe());
   CHECK(seconds(Clock::now() - closed_at) < 3.0);
+  return exit;
+}
+
+}  // namespace
+
+TEST_CASE("ctxrun --idle 5s yes | head -1: ends at once, yes dies of SIGPIPE and so does ctxrun") {
+  NoSurvivors guard;
+  std::string report = fresh_dir("epipe") + "/report.json";
+  // The control: without the relay, yes writes into the pipe itself.
+  auto direct = yes_into_head({}, report);
+  CHECK_MESSAGE(direct.killed_by(SIGPIPE), direct.describe());
+  auto exit = yes_into_head({"--idle", "5s"}, report);
+  CHECK_MESSAGE(exit.killed_by(SIGPIPE), exit.describe());
   auto r = parse_report(report);
   CHECK(r["command"]["status"]["signaled"].str() == "SIGPIPE");
   CHECK(r["outcome"].str() == "signaled");
 }
 
-TEST_CASE("back-pressure: a reader that waits 3 s before reading does not trip --idle 1s") {
-  NoSurvivors guard;
-  std::string report = fresh_dir("slow") + "/report.json";
+namespace {
+
+// `ctxrun ARGS head -c 8000000 /dev/zero | sh -c 'sleep 3; cat >/dev/null'`: the exit of ctxrun.
+Exit into_slow_reader(std::vector<std::string> args) {
   int out[2], err[2];
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
   REQUIRE(pipe2(err, O_CLOEXEC) == 0);
@@ -463,16 +488,29 @@ TEST_CASE("back-pressure: a reader that waits 3 s before reading does not trip -
   Launched reader({"/bin/sh", "-c", "sleep 3; cat >/dev/null"}, out_r.get(), -1, -1);
   out_r.reset();
   // 8 MB at once: the command blocks on its full pipe while ctxrun blocks on the reader's.
-  Launched l(ctxrun_argv({"--idle", "1s", "--report", report, "head", "-c", "8000000", "/dev/zero"}), -1,
-             out_w.get(), err_w.get());
+  for (auto a : {"head", "-c", "8000000", "/dev/zero"}) args.push_back(a);
+  Launched l(ctxrun_argv(args), -1, out_w.get(), err_w.get());
   out_w.reset();
   err_w.reset();
   auto exit = l.wait(60s);
   exit.err = drain(err_r.get());
-  CHECK_MESSAGE(exit.exited(0), exit.describe());
-  CHECK(seconds(exit.took) >= 2.5);  // it was held up by the reader: the case did happen
   auto reader_exit = reader.wait(20s);
   CHECK_MESSAGE(reader_exit.exited(0), reader_exit.describe());
+  return exit;
+}
+
+}  // namespace
+
+TEST_CASE("back-pressure: a reader that waits 3 s before reading does not trip --idle 1s") {
+  NoSurvivors guard;
+  std::string report = fresh_dir("slow") + "/report.json";
+  // The control: without the relay the command blocks on the reader's pipe itself.
+  auto direct = into_slow_reader({});
+  CHECK_MESSAGE(direct.exited(0), direct.describe());
+  CHECK(seconds(direct.took) >= 2.5);
+  auto exit = into_slow_reader({"--idle", "1s", "--report", report});
+  CHECK_MESSAGE(exit.exited(0), exit.describe());
+  CHECK(seconds(exit.took) >= 2.5);  // it was held up by the reader: the case did happen
   auto r = parse_report(report);
   CHECK(r["output"]["stdout_bytes"].num() == 8000000);
   CHECK_FALSE(r["idle"]["expired"].boolean());
@@ -483,8 +521,8 @@ TEST_CASE("back-pressure: a reader that waits 3 s before reading does not trip -
 
 TEST_CASE("--heartbeat: lines on stderr after silence, never on stdout") {
   NoSurvivors guard;
-  Process p(Spec{.args = {"--heartbeat", "300ms", "-t", "30s", "sh", "-c", "sleep 1.5; echo out"},
-                 .capture_stdout = true});
+  Process p(
+      Spec{.args = {"--heartbeat", "300ms", "-t", "30s", "sh", "-c", "sleep 1.5; echo out"}, .capture_stdout = true});
   auto out = p.stdout_text();
   auto exit = p.wait();
   CHECK_MESSAGE(exit.exited(0), exit.describe());
@@ -519,10 +557,11 @@ TEST_CASE("--heartbeat: a complete line, after a newline when the command's stde
 
 TEST_CASE("$(ctxrun --heartbeat ...) captures only the command's stdout; no deadline warns once") {
   NoSurvivors guard;
-  Process p(Spec{.args = {"-c", "x=$(\"$0\" --no-inherit --heartbeat 200ms sh -c 'sleep 1; echo out'); printf '[%s]' \"$x\"",
-                          kCtxrun},
-                 .argv0 = "/bin/sh",
-                 .capture_stdout = true});
+  Process p(
+      Spec{.args = {"-c", "x=$(\"$0\" --no-inherit --heartbeat 200ms sh -c 'sleep 1; echo out'); printf '[%s]' \"$x\"",
+                    kCtxrun},
+           .argv0 = "/bin/sh",
+           .capture_stdout = true});
   auto out = p.stdout_text();
   auto exit = p.wait();
   CHECK_MESSAGE(exit.exited(0), exit.describe());
@@ -613,8 +652,8 @@ TEST_CASE("--on-expire: runs before the teardown with the tree's pids; its outpu
 TEST_CASE("--on-expire: the hook ends before the tree gets its first signal") {
   NoSurvivors guard;
   // The hook signals the main command itself: USR1 from the hook must be recorded before ctxrun's TERM.
-  Process p(Spec{.args = {"--on-expire", "kill -USR1 \"$CTXRUN_MAIN_PID\"", "-t", "500ms", kHelper, "record-signals",
-                          "15", "3"}});
+  Process p(Spec{
+      .args = {"--on-expire", "kill -USR1 \"$CTXRUN_MAIN_PID\"", "-t", "500ms", kHelper, "record-signals", "15", "3"}});
   auto pids = p.await_ready();
   REQUIRE(pids.size() == 1);
   std::vector<std::string> got;
@@ -680,8 +719,8 @@ TEST_CASE("--dump-signal QUIT:1s reaches the main command only, then the normal 
   }
   auto exit = p.wait();
   CHECK_MESSAGE(exit.exited(124), exit.describe());
-  CHECK(main_lines == std::vector<std::string>{"main signal " + std::to_string(SIGQUIT),
-                                               "main signal " + std::to_string(SIGTERM)});
+  CHECK(main_lines ==
+        std::vector<std::string>{"main signal " + std::to_string(SIGQUIT), "main signal " + std::to_string(SIGTERM)});
   CHECK(child_lines == std::vector<std::string>{"child signal " + std::to_string(SIGTERM)});
   CHECK(seconds(exit.took) >= 1.4);  // 500 ms, then 1 s for the main command to exit
   auto r = parse_report(report);
