@@ -240,7 +240,7 @@ TEST_CASE("--idle 1s: two lines come out, then 2 s of silence ends the run about
   CHECK(seconds(exit.took) < 4.0);
 }
 
-TEST_CASE("--no-output-timeout is another name for --idle; the limit is written as given") {
+TEST_CASE("--no-output-timeout is another name for --idle, and the limit is written as given") {
   NoSurvivors guard;
   auto exit = run({"--no-output-timeout", "500ms", "sleep", "30"});
   CHECK_MESSAGE(exit.exited(124), exit.describe());
@@ -555,7 +555,7 @@ TEST_CASE("--heartbeat: a complete line, after a newline when the command's stde
   CHECK_MESSAGE(exit.err.find("partial\nctxrun: still running: ") != std::string::npos, exit.err);
 }
 
-TEST_CASE("$(ctxrun --heartbeat ...) captures only the command's stdout; no deadline warns once") {
+TEST_CASE("$(ctxrun --heartbeat ...) captures only the command's stdout, and no deadline warns once") {
   NoSurvivors guard;
   Process p(
       Spec{.args = {"-c", "x=$(\"$0\" --no-inherit --heartbeat 200ms sh -c 'sleep 1; echo out'); printf '[%s]' \"$x\"",
@@ -605,7 +605,7 @@ TEST_CASE("--diagnose: the tree is printed before the teardown, and names a stop
   CHECK(starts_with(last_line(exit.err), "ctxrun: context deadline exceeded (timeout 500ms): 2 processes torn down"));
 }
 
-TEST_CASE("--diagnose: nothing printed without it, nor when the command ends by itself; -v prints the tree") {
+TEST_CASE("--diagnose: nothing printed without it, nor when the command ends by itself, and -v prints the tree") {
   NoSurvivors guard;
   auto plain = run({"-t", "300ms", kHelper, "hang", "3"});
   CHECK(plain.err.find("the tree before teardown") == std::string::npos);
@@ -617,7 +617,7 @@ TEST_CASE("--diagnose: nothing printed without it, nor when the command ends by 
   CHECK(verbose.err.find("the tree before teardown:") != std::string::npos);
 }
 
-TEST_CASE("--on-expire: runs before the teardown with the tree's pids; its output goes to stderr") {
+TEST_CASE("--on-expire: runs before the teardown with the tree's pids, and its output goes to stderr") {
   NoSurvivors guard;
   std::string dir = fresh_dir("on-expire");
   std::string main_file = dir + "/main", pids_file = dir + "/pids", report = dir + "/report.json";
