@@ -47,6 +47,9 @@
 //   fds                        print on stdout the open fds of this process ("own: 0 1 2") and of
 //                              its parent ("parent: ...", once the parent waits in poll(2), as
 //                              ctxrun does in its event loop), one line each; exit 0
+//   record-pair REPORT         a child and this process each write "child signal N" / "main signal N"
+//                              for every signal received (as record-signals); each exits 0 on
+//                              SIGTERM; the child reports, then this one; "ready"; both wait
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -548,6 +551,50 @@ int mode_fds() {
   return 0;
 }
 
+const char* pair_who = "main";
+
+void pair_handler(int sig) {
+  int saved = errno;
+  char line[64];
+  std::size_t size = std::strlen(pair_who);
+  std::memcpy(line, pair_who, size);
+  std::memcpy(line + size, " signal ", 8);
+  char* end = append_number(line + size + 8, sig);
+  *end++ = '\n';
+  write_all(report_fd, line, static_cast<std::size_t>(end - line));
+  if (sig == SIGTERM) _exit(0);
+  errno = saved;
+}
+
+void record_all(void (*handler)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sa.sa_flags = SA_RESTART;
+  sigfillset(&sa.sa_mask);  // one line at a time
+  for (int sig = 1; sig < 32; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD) sigaction(sig, &sa, nullptr);
+}
+
+int mode_record_pair(int fd) {
+  report_fd = fd;
+  record_all(pair_handler);
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  if (fork_or_die() == 0) {
+    pair_who = "child";
+    close(p[0]);
+    report_pid(getpid());
+    close(p[1]);
+    wait_forever();
+  }
+  close(p[1]);
+  await_byte(p[0]);
+  close(p[0]);
+  report_pid(getpid());
+  report("ready");
+  wait_forever();
+}
+
 int usage() {
   std::fprintf(stderr, "ctxrun_helper: bad arguments (see the comment at the top of the source)\n");
   return 98;
@@ -617,5 +664,6 @@ int main(int argc, char** argv) {
   }
   if (mode == "pid1" && argc >= 5) return mode_pid1(arg(2), arg(3), argv + 4);
   if (mode == "record-signals" && argc == 4) return mode_record_signals(arg(2), arg(3));
+  if (mode == "record-pair" && argc == 3) return mode_record_pair(arg(2));
   return usage();
 }
