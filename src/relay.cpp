@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -208,7 +209,10 @@ void OutputRelay::write_stderr_line(const std::string& line) {
   char last = s->pending.empty() ? s->last : s->pending.back();
   if (last != '\n') s->pending += '\n';
   s->pending += line;
+  // ctxrun's own line is not the command's output: it must not count as such (--idle).
+  auto on_output = std::exchange(on_output_, nullptr);
   if (!s->blocked) pump(*s);
+  on_output_ = std::move(on_output);
 }
 
 void OutputRelay::finish() noexcept {
