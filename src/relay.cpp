@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -22,7 +23,13 @@ namespace {
 // says it is writable, so a write of at most that never blocks the event loop.
 constexpr std::size_t kChunk = 64 * 1024;
 
-bool is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+// Whether `fd` is the caller's: open and inherited. Every descriptor ctxrun opens itself is
+// close-on-exec, and none it inherited can be (exec closed those): so when the caller closed fd 1
+// or 2, ctxrun's own signalfd that took the number is not taken for the caller's output.
+bool is_callers(int fd) {
+  int flags = fcntl(fd, F_GETFD);
+  return flags >= 0 && (flags & FD_CLOEXEC) == 0;
+}
 
 // Whether fds 1 and 2 are the same open file description (dup'ed: `>log 2>&1`, a terminal).
 bool same_open_file() {
@@ -55,7 +62,7 @@ struct OutputRelay::Stream {
 Result<std::unique_ptr<OutputRelay>> OutputRelay::make(bool track_lines) {
   std::unique_ptr<OutputRelay> relay(new OutputRelay());
   relay->track_lines_ = track_lines;
-  bool out_open = is_open(1), err_open = is_open(2);
+  bool out_open = is_callers(1), err_open = is_callers(2);
   relay->merged_ = out_open && err_open && same_open_file();
   auto stream = [&](int dst) -> Result<std::unique_ptr<Stream>> {
     int fds[2];
@@ -203,7 +210,10 @@ void OutputRelay::pump(Stream& s) {
 void OutputRelay::write_stderr_line(const std::string& line) {
   Stream* s = stderr_stream();
   if (!s || !s->src) {
-    [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
+    // Not relayed (closed, or the reader is gone): straight to fd 2 if it is the caller's and takes
+    // it now; a stalled stderr must not stall the loop.
+    if (is_callers(2) && writable_now(2)) [[maybe_unused]]
+      auto n = ::write(2, line.data(), line.size());
     return;
   }
   char last = s->pending.empty() ? s->last : s->pending.back();
@@ -215,7 +225,7 @@ void OutputRelay::write_stderr_line(const std::string& line) {
   on_output_ = std::move(on_output);
 }
 
-void OutputRelay::finish() noexcept {
+void OutputRelay::finish(std::initializer_list<int> give_up_on) noexcept {
   try {
     for (auto* s : {out_.get(), err_.get()}) {
       if (!s) continue;
@@ -223,15 +233,21 @@ void OutputRelay::finish() noexcept {
         if (s->src) loop_->unwatch(s->src.get());
         loop_->unwatch(s->dst);
       }
-      // What is in the pipe now, and what is still pending, goes out; the caller's side is waited
-      // for, writers that are still there are not.
+      // What is in the pipe now, and what is still pending, goes out: the caller's side is waited
+      // for (as the command would have waited on its write), writers that are still there are not;
+      // and the wait ends when one of `give_up_on` is readable (the context ended, a signal came).
       loop_ = nullptr;
       while (s->src) {
         s->blocked = false;
         pump(*s);
         if (!s->blocked) break;
-        pollfd p{s->dst, POLLOUT, 0};
-        while (::poll(&p, 1, -1) < 0 && errno == EINTR) {}
+        std::vector<pollfd> fds{{s->dst, POLLOUT, 0}};
+        for (int fd : give_up_on)
+          if (fd >= 0) fds.push_back({fd, POLLIN, 0});
+        while (::poll(fds.data(), fds.size(), -1) < 0 && errno == EINTR) {}
+        bool give_up = false;
+        for (std::size_t i = 1; i < fds.size(); ++i) give_up |= fds[i].revents != 0;
+        if (give_up) break;
       }
       s->src.reset();
     }

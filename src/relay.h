@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -49,9 +50,9 @@ class OutputRelay {
   // Relays through `loop`: `on_output` after bytes went out, `on_blocked(true)` when the caller's
   // side stops taking them, `on_blocked(false)` when it takes them again.
   void attach(EventLoop& loop, std::function<void()> on_output, std::function<void(bool)> on_blocked);
-  // At the end: relays what is in the pipes now (waiting for the caller's side to take it, not for
-  // writers that are still there), then closes them.
-  void finish() noexcept;
+  // At the end: relays what is in the pipes now, waiting for the caller's side to take it (not for
+  // writers that are still there) until one of `give_up_on` becomes readable; then closes them.
+  void finish(std::initializer_list<int> give_up_on) noexcept;
 
   // Writes `line` (with its newline) on the stderr stream, after a newline of its own when the last
   // byte relayed there did not end a line. In order with the relayed bytes.

@@ -98,7 +98,7 @@ class Run {
   std::optional<Timer> idle_timer_;       // made only with Command::watch.idle
   std::optional<Timer> heartbeat_timer_;  // made only with Command::watch.heartbeat
   bool idle_fired_ = false;
-  bool output_blocked_ = false;
+  int blocked_streams_ = 0;  // relayed streams whose reader takes nothing now
   Clock::time_point last_output_ = Clock::now();
   int pending_stop_signal_ = 0;  // the first signal, once the dump signal's wait is over
   Clock::time_point dump_began_;
@@ -115,7 +115,7 @@ class Run {
 };
 
 void Run::handle_signals() {
-  bool tearing_down = phase_ == Phase::stopping || phase_ == Phase::killing;
+  bool tearing_down = phase_ == Phase::dumping || phase_ == Phase::stopping || phase_ == Phase::killing;
   signalfd_siginfo info;
   while (::read(signals_.fd(), &info, sizeof info) == sizeof info) {
     int sig = static_cast<int>(info.ssi_signo);
@@ -181,22 +181,23 @@ void Run::note_command_end() {
 }
 
 void Run::arm_watch_timers() {
-  if (idle_timer_ && !output_blocked_) idle_timer_->arm(*cmd_.watch.idle);
+  if (idle_timer_ && blocked_streams_ == 0) idle_timer_->arm(*cmd_.watch.idle);
   if (heartbeat_timer_) heartbeat_timer_->arm(*cmd_.watch.heartbeat);
 }
 
 void Run::note_output() {
   last_output_ = Clock::now();
   out_.output.last_output = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
-  arm_watch_timers();
+  // Once the run is ending (a thread dump relayed during --dump-signal): no idleness, no heartbeat.
+  if (phase_ == Phase::running || phase_ == Phase::leftovers) arm_watch_timers();
 }
 
 // A slow reader downstream is not a silent command: while the caller's side takes nothing, the idle
 // clock stands still, and it starts again from the whole limit once the reader takes more.
 void Run::note_blocked(bool blocked) {
-  output_blocked_ = blocked;
-  if (!idle_timer_) return;
-  if (blocked) idle_timer_->disarm();
+  blocked_streams_ += blocked ? 1 : -1;
+  if (!idle_timer_ || (phase_ != Phase::running && phase_ != Phase::leftovers)) return;
+  if (blocked_streams_ > 0) idle_timer_->disarm();
   else idle_timer_->arm(*cmd_.watch.idle);
 }
 
@@ -247,7 +248,7 @@ void Run::advance_once() {
       else if (idle_fired_) end_by_idleness();
       return;
     case Phase::dumping:
-      if (out_.command_reaped || timer_fired_) after_dump();
+      if (out_.command_reaped || timer_fired_ || escalate_) after_dump();
       return;
     case Phase::stopping:
       if (tree_gone()) {
@@ -516,7 +517,8 @@ Outcome Run::go() {
     advance();
   }
   if (relay_) {
-    relay_->finish();  // what the tree wrote last goes out too
+    // What the tree wrote last goes out too, unless the context ends or a signal comes meanwhile.
+    relay_->finish({ctx_->done_fd(), signals_.fd()});
     out_.output.stdout_bytes = relay_->stdout_bytes();
     out_.output.stderr_bytes = relay_->stderr_bytes();
   }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -813,4 +814,46 @@ TEST_CASE("under GitHub Actions an idle ending also prints the workflow annotati
   CHECK(out ==
         "::error title=ctxrun: context deadline exceeded::context deadline exceeded (no output for 300ms): 1 process "
         "torn down\n");
+}
+
+// --- Found in review: the relay never outlives the deadline, never takes ctxrun's own fds for the
+// caller's, and a second signal during the dump wait is not lost. ----------------------------------
+
+TEST_CASE("the relay's last drain gives up when the deadline has passed and the reader never reads") {
+  NoSurvivors guard;
+  std::string fifo = temp_dir() + "/stalled";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  // A reader that holds the FIFO open and never reads: `yes` fills it, then blocks.
+  ctxrun::unique_fd reader(open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  REQUIRE(reader);
+  auto exit = run(Spec{.args = {"-c", "exec \"$@\" >\"$0\"", fifo, kCtxrun, "-t", "1s", "--idle", "60s", "yes"},
+                       .argv0 = "/bin/sh"});
+  CHECK_MESSAGE(exit.exited(124), exit.describe());
+  CHECK(exit.took < 5s);
+}
+
+TEST_CASE("with the caller's stdout or stderr closed, the relay leaves that stream alone") {
+  NoSurvivors guard;
+  for (const char* close : {">&-", "2>&-"}) {
+    INFO("ctxrun started with " << close);
+    auto exit = run(Spec{.args = {"-c", std::string("exec \"$@\" ") + close, "sh", kCtxrun, "-t", "6s", "--idle", "60s",
+                                  "sh", "-c", "echo out; echo err >&2; exit 3"},
+                         .argv0 = "/bin/sh"});
+    CHECK_MESSAGE(exit.exited(3), exit.describe());
+    CHECK(exit.took < 3s);
+  }
+}
+
+TEST_CASE("a second cancelling signal during the --dump-signal wait goes straight to SIGKILL") {
+  NoSurvivors guard;
+  // The command says when the dump signal came; TERM is ignored, so only SIGKILL ends it.
+  Process p(Spec{.args = {"-t", "300ms", "-k", "30s", "--dump-signal", "USR1:30s", "sh", "-c",
+                          "trap '' TERM; trap 'echo dumped >&3' USR1; echo ready >&3; "
+                          "while :; do sleep 100 & wait $!; done"}});
+  REQUIRE(p.next_line() == "ready");
+  REQUIRE(p.next_line() == "dumped");  // the deadline passed; ctxrun waits on the dump now
+  p.signal(SIGTERM);
+  auto exit = p.wait(20s);
+  CHECK_MESSAGE(exit.exited(124), exit.describe());
+  CHECK(exit.took < 10s);  // not the 30 s dump wait, nor the 30 s grace
 }
