@@ -54,8 +54,9 @@ struct OutputRelay::Stream {
   unique_fd child;     // the pipe's write end, until the command has it
   bool splice = true;  // false: read/write (track_lines, or splice refused)
   bool blocked = false;
-  std::string pending;  // read/write mode: read, not yet written
-  char last = '\n';     // the last byte written to dst (read/write mode)
+  bool may_block = true;  // dst is a pipe, socket or terminal (not a file, not /dev/null)
+  std::string pending;    // read/write mode: read, not yet written
+  char last = '\n';       // the last byte written to dst (read/write mode)
   std::uint64_t bytes = 0;
 };
 
@@ -69,6 +70,8 @@ Result<std::unique_ptr<OutputRelay>> OutputRelay::make(bool track_lines) {
     if (pipe2(fds, O_CLOEXEC) != 0) return fmt::format("cannot make the output relay's pipe: {}", std::strerror(errno));
     auto s = std::make_unique<Stream>();
     s->dst = dst;
+    struct stat st {};
+    s->may_block = fstat(dst, &st) != 0 || !(S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(dst)));
     s->src.reset(fds[0]);
     s->child.reset(fds[1]);
     // Only the read end, which is ctxrun's own, is made non-blocking; the write end is the command's.
@@ -149,11 +152,13 @@ void OutputRelay::pump(Stream& s) {
     // Read/write mode: what was read goes out first, PIPE_BUF at a time, while the caller's side
     // says it takes more.
     if (!s.pending.empty()) {
-      if (!writable_now(s.dst)) {
+      // A file or /dev/null takes it all at once; a pipe, socket or terminal takes what poll() says
+      // it takes without blocking the loop: PIPE_BUF.
+      if (s.may_block && !writable_now(s.dst)) {
         block();
         break;
       }
-      std::size_t n = std::min<std::size_t>(s.pending.size(), PIPE_BUF);
+      std::size_t n = s.may_block ? std::min<std::size_t>(s.pending.size(), PIPE_BUF) : s.pending.size();
       ssize_t w = ::write(s.dst, s.pending.data(), n);
       if (w < 0 && errno == EINTR) continue;
       if (w < 0 && errno == EAGAIN) {
