@@ -1392,6 +1392,13 @@ void Bench::relay() {
   for (bool to_pipe : {false, true}) {
     std::string where = to_pipe ? " \\| reader" : " > /dev/null";  // \| : a pipe in a table cell
     cases.push_back({"cat", "`cat FILE" + where + "`", "cat", to_pipe, false, {cat, file}});
+    // The floor of any relaying process: a second cat in between (read/write, through one more pipe).
+    cases.push_back({"cat | cat",
+                     "`cat FILE \\| cat" + where + "` (sh -c)",
+                     "floor",
+                     to_pipe,
+                     false,
+                     {"/bin/sh", "-c", "\"$0\" \"$1\" | \"$0\"", cat, file}});
     for (const auto& t : relay_tools) {
       std::string name = t.label.substr(0, t.label.find('['));
       for (bool heartbeat : {false, true}) {
@@ -1433,16 +1440,19 @@ void Bench::relay() {
       "discards. Wall time from spawn to exit (and EOF on the pipe); MB/s = 10⁶ bytes per second of "
       "that wall time, so start-up is included. Own CPU: the spawned process's own time on a CPU "
       "(schedstat of its zombie): `cat`'s for the plain command, the wrapper's alone (not `cat`'s) "
-      "under ctxrun. {} repetitions, alternating; median (p25–p75).\n\n",
+      "under ctxrun. `cat FILE | cat` (run by sh, not timed apart from it) is the floor of any process "
+      "that relays: one more pipe and one more process. {} repetitions, alternating; median (p25–p75).\n\n",
       o_.relay_mib, o_.relay_reps);
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < cases.size(); ++i) {
-    std::size_t base = i;
-    for (std::size_t j = 0; j < cases.size(); ++j)
+    std::size_t base = i, floor = i;
+    for (std::size_t j = 0; j < cases.size(); ++j) {
       if (cases[j].group == "cat" && cases[j].to_pipe == cases[i].to_pipe) base = j;
+      if (cases[j].group == "floor" && cases[j].to_pipe == cases[i].to_pipe) floor = j;
+    }
     auto s = summarize(mbps[i]);
     double ratio = s.median / summarize(mbps[base]).median;
-    if (cases[i].group != "cat")
+    if (cases[i].group != "cat" && cases[i].group != "floor")
       relay_ratio_[cases[i].group].push_back({fmt::format("{}, {}", cases[i].heartbeat ? "read/write" : "splice",
                                                           cases[i].to_pipe ? "to a pipe" : "to /dev/null"),
                                               ratio});
@@ -1450,11 +1460,13 @@ void Bench::relay() {
     rows.push_back(
         {cases[i].shown, ms_cell(summarize(wall_ms[i])),
          s.n > 1 ? fmt::format("{:.0f} ({:.0f}–{:.0f})", s.median, s.p25, s.p75) : fmt::format("{:.0f}", s.median),
-         i == base ? "—" : fmt::format("{:.2f}", ratio), ms_cell(c),
-         fmt::format("{:.0f} µs", c.median * 1000 / o_.relay_mib),
+         i == base ? "—" : fmt::format("{:.2f}", ratio),
+         i == base || i == floor ? "—" : ratio_cell(s.median, summarize(mbps[floor]).median),
+         i == floor ? "n/a" : ms_cell(c), i == floor ? "n/a" : fmt::format("{:.0f} µs", c.median * 1000 / o_.relay_mib),
          fmt::format("{:.0f}", summarize(switches[i]).median)});
   }
-  print_table({"command", "wall", "MB/s", "÷ cat's", "own CPU", "own CPU per MiB", "ctx switches"}, rows);
+  print_table({"command", "wall", "MB/s", "÷ cat's", "÷ cat \\| cat's", "own CPU", "own CPU per MiB", "ctx switches"},
+              rows);
 }
 
 void Bench::targets() {
