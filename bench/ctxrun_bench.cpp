@@ -115,7 +115,7 @@ struct Options {
   // current build, alternating in the same run.
   std::vector<std::pair<std::string, std::string>> variants;
   std::vector<std::string> backends{"subreaper", "pgroup", "cgroup"};  // those that work are used
-  std::vector<std::string> sections{"overhead", "precision", "teardown", "escape", "idle"};
+  std::vector<std::string> sections{"overhead", "precision", "teardown", "escape", "idle", "relay"};
   bool smoke = false;
   int overhead_runs = 500;
   int precision_runs = 100;
@@ -129,6 +129,8 @@ struct Options {
   double survivor_wait = 0.5;  // how long after the wrapper's exit a process may still die
   int idle_reps = 3;
   double idle_seconds = 5;
+  int relay_reps = 9;
+  int relay_mib = 512;  // the file `cat` copies through the relay
 };
 
 const char* kUsage = R"(usage: ctxrun_bench --ctxrun PATH --helper PATH [options]
@@ -138,7 +140,7 @@ const char* kUsage = R"(usage: ctxrun_bench --ctxrun PATH --helper PATH [options
                          labelled N[backend]
   --backends LIST        ctxrun --tree backends to try (default subreaper,pgroup,cgroup;
                          those that do not work here are reported and skipped)
-  --sections LIST        overhead,precision,teardown,escape,idle (default: all)
+  --sections LIST        overhead,precision,teardown,escape,idle,relay (default: all)
   --smoke                tiny counts: checks that the suite works, in well under 30 s
   --overhead-runs N      runs per tool of `-t 10s true` (default 500)
   --precision-runs N     runs per tool of the deadline precision test (default 100)
@@ -149,6 +151,8 @@ const char* kUsage = R"(usage: ctxrun_bench --ctxrun PATH --helper PATH [options
   --escape-sizes LIST    tree sizes of the escapee test (default 100,1000; 10% escape)
   --idle-reps N          repetitions of the idle test (default 3)
   --idle-seconds S       how long the idle command runs (default 5)
+  --relay-reps N         repetitions of the output relay test (default 9)
+  --relay-mib N          size of the file it copies, in MiB (default 512)
 )";
 
 int to_int(const std::string& s) {
@@ -209,6 +213,8 @@ Options parse_options(int argc, char** argv) {
     o.escape_sizes = {20};
     o.idle_reps = 1;
     o.idle_seconds = 0.2;
+    o.relay_reps = 1;
+    o.relay_mib = 4;
   }
   auto counts = [](const std::string& s) {
     std::vector<int> v;
@@ -237,6 +243,8 @@ Options parse_options(int argc, char** argv) {
     else if (key == "--escape-sizes") o.escape_sizes = counts(value);
     else if (key == "--idle-reps") o.idle_reps = to_int(value);
     else if (key == "--idle-seconds") o.idle_seconds = to_seconds(value);
+    else if (key == "--relay-reps") o.relay_reps = to_int(value);
+    else if (key == "--relay-mib") o.relay_mib = to_int(value);
     else {
       fmt::print(stderr, "ctxrun_bench: unknown option {}\n{}", key, kUsage);
       std::exit(2);
@@ -253,6 +261,8 @@ Options parse_options(int argc, char** argv) {
     if (n < 2 || n > 3000) broken(fmt::format("tree size {} out of range (2..3000)", n));
   for (int n : o.escape_sizes)
     if (n < 2 || n > 3000) broken(fmt::format("escape tree size {} out of range (2..3000)", n));
+  if (o.relay_mib < 1 || o.relay_mib > 16384)
+    broken(fmt::format("--relay-mib {} out of range (1..16384)", o.relay_mib));
   return o;
 }
 
@@ -557,6 +567,17 @@ class Bench {
   };
   Idle run_idle(const Tool& tool);
 
+  // One copy of a file through `argv` (which writes it on its stdout): wall time from spawn to the
+  // exit (and, with `to_pipe`, to EOF on the pipe this process reads and discards), the bytes that
+  // came through the pipe, and the spawned process's own CPU read from its zombie.
+  struct Copy {
+    i64 wall_ns = 0;
+    std::uint64_t bytes = 0;
+    int status = 0;
+    Counters at_exit;
+  };
+  Copy run_copy(const std::vector<std::string>& argv, bool to_pipe);
+
   void cleanup(const char* after);
   // A deadline for trees of `processes`, from one floor build (which also warms the page cache):
   // late enough that the tree is in place before it.
@@ -569,6 +590,7 @@ class Bench {
   void escape();
   void idle();
   void memory();
+  void relay();
   void targets();
   bool wants(const char* section) const {
     return std::find(o_.sections.begin(), o_.sections.end(), section) != o_.sections.end();
@@ -595,6 +617,8 @@ class Bench {
   std::map<std::string, std::map<int, std::vector<double>>> hwm_teardown_;
   std::map<std::string, std::vector<double>> idle_cpu_us_, idle_wakeups_, idle_hwm_;
   std::map<std::string, std::vector<double>> escape_survivors_;
+  // Per ctxrun build: (case, throughput ÷ plain cat's) of the output relay section.
+  std::map<std::string, std::vector<std::pair<std::string, double>>> relay_ratio_;
 };
 
 void Bench::cleanup(const char* after) {
@@ -842,6 +866,54 @@ Bench::Idle Bench::run_idle(const Tool& tool) {
   r.exit = read_counters(pid);  // zombie
   while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {}
   cleanup("an idle run");
+  return r;
+}
+
+Bench::Copy Bench::run_copy(const std::vector<std::string>& argv, bool to_pipe) {
+  Copy r;
+  unique_fd rd, wr;
+  if (to_pipe) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) broken("pipe2");
+    rd.reset(fds[0]);
+    wr.reset(fds[1]);
+    fcntl(rd.get(), F_SETFL, O_NONBLOCK);  // ours only; the writer's end stays blocking
+  }
+  i64 t0 = now_ns();
+  pid_t pid = spawner_.start(argv, Stdio{.out = to_pipe ? wr.get() : -1}, false);
+  wr.reset();
+  unique_fd pidfd(pidfd_open(pid));
+  i64 end = t0 + 120 * kSec;
+  bool exited = false, eof = !to_pipe;
+  static char buf[256 * 1024];
+  while (!exited || !eof) {
+    // The reader: as much as there is, then wait; it only counts and discards.
+    while (!eof) {
+      ssize_t n = read(rd.get(), buf, sizeof buf);
+      if (n > 0) r.bytes += static_cast<std::uint64_t>(n);
+      else if (n == 0) eof = true;
+      else if (errno != EINTR) break;
+    }
+    if (exited && eof) break;
+    pollfd p[2] = {{exited ? -1 : pidfd.get(), POLLIN, 0}, {eof ? -1 : rd.get(), POLLIN, 0}};
+    i64 left = end - now_ns();
+    int ready = left > 0 ? poll(p, 2, static_cast<int>(left / kMs + 1)) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      pidfd_send_signal(pidfd.get(), SIGKILL);
+      while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {}
+      cleanup("a hung copy");
+      broken(fmt::format("{} did not end within 120 s", argv[0]));
+    }
+    if (p[0].revents) {
+      exited = true;
+      r.wall_ns = now_ns() - t0;       // the later of the exit and EOF counts
+      r.at_exit = read_counters(pid);  // a zombie now: final CPU and context switches
+    }
+  }
+  if (to_pipe) r.wall_ns = std::max(r.wall_ns, now_ns() - t0);
+  while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {}
+  reaper_.reap_ready();
   return r;
 }
 
@@ -1281,6 +1353,122 @@ void Bench::memory() {
   print_table(head, rows);
 }
 
+void Bench::relay() {
+  // The file: in a directory of its own, written once, read once more by the warm-up runs so that
+  // every measured copy comes from the page cache.
+  std::string dir_template = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                             "/ctxrun-bench-XXXXXX";
+  if (!mkdtemp(dir_template.data())) broken(fmt::format("mkdtemp: {}", std::strerror(errno)));
+  const std::string dir = dir_template, file = dir + "/big";
+  {
+    unique_fd fd(open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) broken(fmt::format("cannot create {}: {}", file, std::strerror(errno)));
+    std::string chunk(1 << 20, '\0');
+    for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(i % 64 == 63 ? '\n' : 'a' + i % 26);
+    for (int i = 0; i < o_.relay_mib; ++i)
+      for (std::size_t off = 0; off < chunk.size();) {
+        ssize_t n = write(fd.get(), chunk.data() + off, chunk.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) broken(fmt::format("cannot write {}: {}", file, std::strerror(errno)));
+        off += static_cast<std::size_t>(n);
+      }
+  }
+  const auto size = static_cast<std::uint64_t>(o_.relay_mib) << 20;
+  std::string cat = find_in_path("cat", "");
+  if (cat.empty()) broken("cat not found in PATH");
+  progress(fmt::format("relay: {} repetitions of a {} MiB copy", o_.relay_reps, o_.relay_mib));
+
+  // One ctxrun per build (the relay does not depend on the backend): the first working backend.
+  struct Case {
+    std::string label, shown, group;  // group: the ctxrun tool, "cat" for the plain command
+    bool to_pipe = false, heartbeat = false;
+    std::vector<std::string> argv;
+  };
+  std::vector<Tool> relay_tools;
+  for (const auto& t : ctxruns())
+    if (std::none_of(relay_tools.begin(), relay_tools.end(), [&](const Tool& u) { return u.binary == t.binary; }))
+      relay_tools.push_back(t);
+  std::vector<Case> cases;
+  for (bool to_pipe : {false, true}) {
+    std::string where = to_pipe ? " \\| reader" : " > /dev/null";  // \| : a pipe in a table cell
+    cases.push_back({"cat", "`cat FILE" + where + "`", "cat", to_pipe, false, {cat, file}});
+    // The floor of any relaying process: a second cat in between (read/write, through one more pipe).
+    cases.push_back({"cat | cat",
+                     "`cat FILE \\| cat" + where + "` (sh -c)",
+                     "floor",
+                     to_pipe,
+                     false,
+                     {"/bin/sh", "-c", "\"$0\" \"$1\" | \"$0\"", cat, file}});
+    for (const auto& t : relay_tools) {
+      std::string name = t.label.substr(0, t.label.find('['));
+      for (bool heartbeat : {false, true}) {
+        std::vector<std::string> argv{t.binary, "--tree=" + t.backend, "--idle", "1h"};
+        if (heartbeat) argv.insert(argv.end(), {"--heartbeat", "1h"});
+        argv.insert(argv.end(), {cat, file});
+        cases.push_back(
+            {t.label, "`" + name + (heartbeat ? " --idle 1h --heartbeat 1h" : " --idle 1h") + " cat FILE" + where + "`",
+             t.label, to_pipe, heartbeat, argv});
+      }
+    }
+  }
+  std::vector<std::vector<double>> mbps(cases.size()), cpu_ms(cases.size()), switches(cases.size()),
+      wall_ms(cases.size());
+  for (auto& c : cases) run_copy(c.argv, c.to_pipe);  // warm-up: page cache, dynamic loader
+  for (int rep = 0; rep < o_.relay_reps; ++rep) {
+    for (std::size_t k = 0; k < cases.size(); ++k) {
+      std::size_t i = (k + static_cast<std::size_t>(rep)) % cases.size();
+      auto r = run_copy(cases[i].argv, cases[i].to_pipe);
+      if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
+        broken(fmt::format("{} gave {}", cases[i].shown, describe_status(r.status)));
+      if (cases[i].to_pipe && r.bytes != size)
+        broken(fmt::format("{}: {} bytes came through, not {}", cases[i].shown, r.bytes, size));
+      wall_ms[i].push_back(static_cast<double>(r.wall_ns) / kMs);
+      mbps[i].push_back(static_cast<double>(size) / 1e6 / (static_cast<double>(r.wall_ns) / kSec));
+      cpu_ms[i].push_back(static_cast<double>(r.at_exit.cpu_ns) / kMs);
+      switches[i].push_back(static_cast<double>(r.at_exit.voluntary + r.at_exit.involuntary));
+    }
+    cleanup("relay runs");
+  }
+  unlink(file.c_str());
+  rmdir(dir.c_str());
+
+  fmt::print("### 6. Output relay (`--idle`)\n\n");
+  fmt::print(
+      "`cat` copies a {} MiB file (page cache warm) to its stdout: alone, and under ctxrun's output relay "
+      "(`--idle 1h`: splice(2); `--idle 1h --heartbeat 1h`: read/write, as it has to know the last byte "
+      "of each stream). Stdout is /dev/null, or a pipe that the benchmark reads (256 KiB reads) and "
+      "discards. Wall time from spawn to exit (and EOF on the pipe); MB/s = 10⁶ bytes per second of "
+      "that wall time, so start-up is included. Own CPU: the spawned process's own time on a CPU "
+      "(schedstat of its zombie): `cat`'s for the plain command, the wrapper's alone (not `cat`'s) "
+      "under ctxrun. `cat FILE | cat` (run by sh, not timed apart from it) is the floor of any process "
+      "that relays: one more pipe and one more process. {} repetitions, alternating; median (p25–p75).\n\n",
+      o_.relay_mib, o_.relay_reps);
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    std::size_t base = i, floor = i;
+    for (std::size_t j = 0; j < cases.size(); ++j) {
+      if (cases[j].group == "cat" && cases[j].to_pipe == cases[i].to_pipe) base = j;
+      if (cases[j].group == "floor" && cases[j].to_pipe == cases[i].to_pipe) floor = j;
+    }
+    auto s = summarize(mbps[i]);
+    double ratio = s.median / summarize(mbps[base]).median;
+    if (cases[i].group != "cat" && cases[i].group != "floor")
+      relay_ratio_[cases[i].group].push_back({fmt::format("{}, {}", cases[i].heartbeat ? "read/write" : "splice",
+                                                          cases[i].to_pipe ? "to a pipe" : "to /dev/null"),
+                                              ratio});
+    auto c = summarize(cpu_ms[i]);
+    rows.push_back(
+        {cases[i].shown, ms_cell(summarize(wall_ms[i])),
+         s.n > 1 ? fmt::format("{:.0f} ({:.0f}–{:.0f})", s.median, s.p25, s.p75) : fmt::format("{:.0f}", s.median),
+         i == base ? "—" : fmt::format("{:.2f}", ratio),
+         i == base || i == floor ? "—" : ratio_cell(s.median, summarize(mbps[floor]).median),
+         i == floor ? "n/a" : ms_cell(c), i == floor ? "n/a" : fmt::format("{:.0f} µs", c.median * 1000 / o_.relay_mib),
+         fmt::format("{:.0f}", summarize(switches[i]).median)});
+  }
+  print_table({"command", "wall", "MB/s", "÷ cat's", "÷ cat \\| cat's", "own CPU", "own CPU per MiB", "ctx switches"},
+              rows);
+}
+
 void Bench::targets() {
   fmt::print("### Targets (this run)\n\n");
   std::vector<std::vector<std::string>> rows;
@@ -1333,6 +1521,9 @@ void Bench::targets() {
           worst = std::max(worst, summarize(v).median / summarize(hwm_teardown_["timeout"][n]).median);
       rows.push_back({l, "peak RSS ≤ 2 × timeout's", fmt::format("{:.2f}× (worst case)", worst), verdict(worst <= 2)});
     }
+    for (const auto& [what, ratio] : relay_ratio_[l])
+      rows.push_back({l, fmt::format("relay ({}) ≥ 0.90 × cat's throughput", what), fmt::format("{:.2f}×", ratio),
+                      verdict(ratio >= 0.90)});
     if (escape_survivors_.count(l)) {
       auto s = summarize(escape_survivors_[l]);
       rows.push_back({l, "no escapee left alive", fmt::format("{:.0f} left (max)", s.max), verdict(s.max == 0)});
@@ -1350,6 +1541,7 @@ int Bench::run() {
   if (wants("escape")) escape();
   if (wants("idle")) idle();
   if (wants("idle") || wants("teardown")) memory();
+  if (wants("relay")) relay();
   targets();
   cleanup("the last run");
   auto load = read_small_file("/proc/loadavg").value_or("?");
