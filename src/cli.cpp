@@ -44,12 +44,14 @@ struct OptionSpec {
 };
 
 constexpr OptionSpec kOptions[] = {
-    {'t', "timeout", true},         {'d', "deadline", true},  {'s', "signal", true},   {'k', "kill-after", true},
-    {0, "orphans", true},           {0, "tree", true},        {0, "format", true},     {0, "report", true},
-    {0, "preserve-status", false},  {0, "no-inherit", false}, {0, "remaining", false}, {'v', "verbose", false},
-    {'q', "quiet", false},          {'h', "help", false},     {0, "version", false},   {0, "idle", true},
-    {0, "no-output-timeout", true}, {0, "heartbeat", true},   {0, "diagnose", false},  {0, "on-expire", true},
-    {0, "on-expire-timeout", true}, {0, "dump-signal", true},
+    {'t', "timeout", true},         {'d', "deadline", true},  {'s', "signal", true},      {'k', "kill-after", true},
+    {0, "orphans", true},           {0, "tree", true},        {0, "format", true},        {0, "report", true},
+    {0, "preserve-status", false},  {0, "no-inherit", false}, {0, "remaining", false},    {'v', "verbose", false},
+    {'q', "quiet", false},          {'h', "help", false},     {0, "version", false},      {0, "idle", true},
+    {0, "no-output-timeout", true}, {0, "heartbeat", true},   {0, "diagnose", false},     {0, "on-expire", true},
+    {0, "on-expire-timeout", true}, {0, "dump-signal", true}, {0, "attempts", true},      {0, "attempt-timeout", true},
+    {0, "retry-on", true},          {0, "retry-delay", true}, {0, "retry-backoff", true}, {0, "retry-max-delay", true},
+    {0, "retry-jitter", true},      {0, "on-retry", true},
 };
 
 struct Scanned {
@@ -234,6 +236,21 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
                  "On a deadline or idleness, send SIG to the command alone first and wait up to DURATION "
                  "(default 5s) for it, e.g. QUIT for a JVM's thread dump")
       ->type_name("SIG[:DURATION]");
+  std::string attempts, attempt_timeout, retry_on, retry_delay, retry_backoff, retry_max_delay, retry_jitter, on_retry;
+  app.add_option("--attempts", attempts, "Run the command up to N times, until it succeeds (default 1)")
+      ->type_name("N");
+  app.add_option("--attempt-timeout", attempt_timeout, "Each attempt's own deadline, within the run's")
+      ->type_name("DURATION");
+  app.add_option("--retry-on", retry_on,
+                 "What is retried: failure (default), or exit:N[,N...], timeout, idle, signal, comma-separated")
+      ->type_name("LIST");
+  app.add_option("--retry-delay", retry_delay, "Delay before the second attempt (default 1s)")->type_name("DURATION");
+  app.add_option("--retry-backoff", retry_backoff, "Each delay is the last one times FACTOR (default 2)")
+      ->type_name("FACTOR");
+  app.add_option("--retry-max-delay", retry_max_delay, "Longest delay (default 60s)")->type_name("DURATION");
+  app.add_option("--retry-jitter", retry_jitter, "full (default: each delay random up to its value) or none")
+      ->type_name("MODE");
+  app.add_option("--on-retry", on_retry, "Run CMD (sh -c) between attempts, after the teardown")->type_name("CMD");
   app.add_flag("-v,--verbose", verbose, "Say what is done at each step");
   app.add_flag("-q,--quiet", quiet, "Print nothing but errors");
 
@@ -350,6 +367,70 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
       options.dump_wait = wait.value_or(std::chrono::hours(24 * 365));
     }
   }
+  auto& retry = options.retry;
+  if (app.count("--attempts")) {
+    char* end = nullptr;
+    long n = std::strtol(attempts.c_str(), &end, 10);
+    if (attempts.empty() || *end != '\0' || n < 1 || n > 1000000)
+      return usage(fmt::format("invalid --attempts '{}' (a whole number, at least 1)", attempts));
+    retry.attempts = static_cast<int>(n);
+  }
+  if (app.count("--attempt-timeout")) {
+    if (auto error = guard_duration("attempt-timeout", attempt_timeout, retry.attempt_timeout)) return *error;
+    retry.attempt_timeout_text = attempt_timeout;
+  }
+  if (app.count("--retry-on")) {
+    retry.on_failure = false;
+    bool in_exit = false;
+    std::size_t start = 0;
+    while (start <= retry_on.size()) {
+      std::size_t comma = retry_on.find(',', start);
+      std::string item = retry_on.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      start = comma == std::string::npos ? retry_on.size() + 1 : comma + 1;
+      if (item.rfind("exit:", 0) == 0) {
+        in_exit = true;
+        item = item.substr(5);
+      }
+      char* end = nullptr;
+      long code = std::strtol(item.c_str(), &end, 10);
+      if (in_exit && !item.empty() && *end == '\0' && code >= 0 && code <= 255)
+        retry.on_exit.push_back(static_cast<int>(code));
+      else if ((in_exit = false, item == "failure")) retry.on_failure = true;
+      else if (item == "timeout") retry.on_timeout = true;
+      else if (item == "idle") retry.on_idle = true;
+      else if (item == "signal") retry.on_signal = true;
+      else
+        return usage(
+            fmt::format("invalid --retry-on item '{}' (failure, exit:N[,N...], timeout, idle or signal)", item));
+    }
+  }
+  auto retry_duration = [&](const char* name, const std::string& text,
+                            std::chrono::nanoseconds& into) -> std::optional<ExitNow> {
+    auto parsed = parse_duration(text);
+    if (bad(parsed) || std::get<Duration>(parsed).infinite)
+      return usage(fmt::format("invalid --{} '{}' (a finite duration such as 1s or 500ms)", name, text));
+    into = std::get<Duration>(parsed).value;
+    return std::nullopt;
+  };
+  if (app.count("--retry-delay"))
+    if (auto error = retry_duration("retry-delay", retry_delay, retry.delay)) return *error;
+  if (app.count("--retry-max-delay"))
+    if (auto error = retry_duration("retry-max-delay", retry_max_delay, retry.max_delay)) return *error;
+  if (app.count("--retry-backoff")) {
+    char* end = nullptr;
+    double factor = std::strtod(retry_backoff.c_str(), &end);
+    if (retry_backoff.empty() || *end != '\0' || !(factor >= 1 && factor <= 1000))
+      return usage(fmt::format("invalid --retry-backoff '{}' (a number from 1 to 1000)", retry_backoff));
+    retry.backoff = factor;
+  }
+  if (app.count("--retry-jitter")) {
+    if (retry_jitter != "full" && retry_jitter != "none")
+      return usage(fmt::format("invalid --retry-jitter '{}' (full or none)", retry_jitter));
+    retry.jitter = retry_jitter == "full";
+  }
+  if (app.count("--on-retry")) retry.on_retry = on_retry;
+  if (retry.attempts > 1 && options.orphans == OrphanPolicy::leave)
+    return usage("--attempts needs each attempt's processes gone before the next: not with --orphans=leave");
   options.diagnose = diagnose || verbose;
   bool has_deadline = options.timeout || options.deadline || options.inherited_deadline;
   if (options.heartbeat && !has_deadline && !options.idle)

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "announce.h"
+#include "attempts.h"
 #include "cli.h"
 #include "gnu_timeout.h"
 #include "guardian.h"
@@ -46,7 +47,7 @@ struct Started {
 // Writes the report, when one was asked for; one that cannot be written is one line on stderr and
 // changes nothing else.
 void report(const RunOptions& options, const Outcome& outcome, const ExitPlan& plan, const Started& started,
-            std::optional<wall_time> deadline, const std::string& backend) {
+            std::optional<wall_time> deadline, const std::string& backend, const Attempts* attempts = nullptr) {
   if (options.report_path.empty()) return;
   auto error = write_report(options.report_path,
                             ReportFacts{.options = options,
@@ -55,7 +56,8 @@ void report(const RunOptions& options, const Outcome& outcome, const ExitPlan& p
                                         .started = started.wall,
                                         .elapsed = std::chrono::steady_clock::now() - started.steady,
                                         .deadline = deadline,
-                                        .tree_backend = backend});
+                                        .tree_backend = backend,
+                                        .attempts = attempts});
   if (error) log::error("{}", *error);
 }
 
@@ -128,31 +130,38 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
                         if (guardian) guardian->order(order);
                       },
                   .own_helper = guardian ? guardian->pid() : std::nullopt};
-  Outcome outcome;
   std::string backend = "none";
-  for (bool skip_cgroup : {false, true}) {
-    std::string why;
-    auto made = make_process_tree(setup, why, skip_cgroup);
-    if (auto* error = std::get_if<std::string>(&made)) {
-      outcome.error = *error;  // Ending::error: 125
-      break;
+  // One run of the command: a tree backend (a fresh cgroup leaf each time), then the runner.
+  auto run_once = [&](const Command& cmd, const ContextPtr& run_ctx) {
+    Outcome outcome;
+    for (bool skip_cgroup : {false, true}) {
+      std::string why;
+      auto made = make_process_tree(setup, why, skip_cgroup);
+      if (auto* error = std::get_if<std::string>(&made)) {
+        outcome.error = *error;  // Ending::error: 125
+        break;
+      }
+      auto tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
+      backend = tree->name();
+      log::verbose("tree backend: {}", why.empty() ? backend : why);
+      // 6. Run until the tree is gone; then release the backend (a cgroup leaf is removed).
+      outcome = run(cmd, run_ctx, *signals, *tree);
+      // `auto` chooses only what works for the command too: one that could not enter the leaf (a
+      // delegated cgroup whose parent it may not leave) runs on the next backend.
+      if (!outcome.tree_refused_command || options.tree != TreeKind::automatic || skip_cgroup) break;
+      log::verbose("{}: trying without a cgroup", outcome.error);
     }
-    auto tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
-    backend = tree->name();
-    log::verbose("tree backend: {}", why.empty() ? backend : why);
-    // 6. Run until the tree is gone; then release the backend (a cgroup leaf is removed).
-    outcome = run(command, ctx, *signals, *tree);
-    // `auto` chooses only what works for the command too: one that could not enter the leaf (a
-    // delegated cgroup whose parent it may not leave) runs on the next backend.
-    if (!outcome.tree_refused_command || options.tree != TreeKind::automatic || skip_cgroup) break;
-    log::verbose("{}: trying without a cgroup", outcome.error);
-  }
+    return outcome;
+  };
+  Attempts attempts;
+  Outcome outcome = options.retry.attempts > 1 ? run_attempts(options, command, ctx, *signals, run_once, attempts)
+                                               : run_once(command, ctx);
   // The guardian goes before ctxrun ends, which may be by a signal that runs no destructor.
   if (guardian) guardian->release();
   // 7. Say why, write the report, and end as the contract says.
   announce(outcome);
   ExitPlan plan = plan_exit(outcome, options.preserve_status);
-  report(options, outcome, plan, started, ctx->deadline(), backend);
+  report(options, outcome, plan, started, ctx->deadline(), backend, options.retry.attempts > 1 ? &attempts : nullptr);
   if (plan.die_of_signal != 0 && getpid() != 1) SignalRegime::die_of(plan.die_of_signal);
   return plan.status;
 }

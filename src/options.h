@@ -47,6 +47,22 @@ struct RunOptions {
   std::chrono::nanoseconds on_expire_timeout = std::chrono::seconds(30);  // --on-expire-timeout
   std::optional<int> dump_signal;                                         // --dump-signal SIG[:DURATION]
   std::chrono::nanoseconds dump_wait = std::chrono::seconds(5);
+  // Retry (attempts.h).
+  struct Retry {
+    int attempts = 1;  // total runs
+    std::optional<std::chrono::nanoseconds> attempt_timeout;
+    std::string attempt_timeout_text;
+    // What is retried: failure (non-zero exit, a signal of its own, the attempt's timeout, idleness),
+    // or the explicit items.
+    bool on_failure = true;
+    std::vector<int> on_exit;
+    bool on_timeout = false, on_idle = false, on_signal = false;
+    std::chrono::nanoseconds delay = std::chrono::seconds(1);
+    double backoff = 2;
+    std::chrono::nanoseconds max_delay = std::chrono::seconds(60);
+    bool jitter = true;
+    std::optional<std::string> on_retry;
+  } retry;
 };
 
 // The context of a run: background, then the inherited deadline (CTXRUN_DEADLINE), then

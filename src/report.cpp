@@ -112,6 +112,22 @@ std::string guard_json(const Outcome& o) {
   return fmt::format("\"idle\":{},\"output\":{},\"diagnose\":{}", idle, output, diagnose);
 }
 
+// --attempts: every attempt, and why there was no further one (both null with one attempt).
+std::string attempts_json(const Attempts* attempts) {
+  if (!attempts) return "\"attempts\":null,\"retry_stopped\":null";
+  std::string list = "[";
+  for (const auto& a : attempts->records)
+    list += fmt::format(
+        "{}{{\"number\":{},\"outcome\":{},\"cause\":{},\"status\":{},\"start_time\":{},\"elapsed_seconds\":{:.6f},"
+        "\"processes\":{}}}",
+        list.size() > 1 ? "," : "", a.number, quote(ending_name(a.outcome.ending)),
+        a.outcome.cause.empty() ? "null" : quote(a.outcome.cause), command_status(a.outcome),
+        quote(format_rfc3339(a.start)), seconds(a.elapsed), a.outcome.processes_torn_down);
+  list += "]";
+  return fmt::format("\"attempts\":{},\"retry_stopped\":{}", list,
+                     attempts->stopped.empty() ? "null" : quote(attempts->stopped));
+}
+
 }  // namespace
 
 std::string report_json(const ReportFacts& f) {
@@ -141,7 +157,7 @@ std::string report_json(const ReportFacts& f) {
       f.exit.die_of_signal ? quote(signal_name(f.exit.die_of_signal)) : "null", argv,
       o.command_started ? "true" : "false", command_status(o), quote(format_rfc3339(f.started)),
       optional_time(f.deadline), seconds(f.elapsed), quote(f.tree_backend), steps, o.processes_torn_down, survivors,
-      guard_json(o), o.error.empty() ? "null" : quote(o.error));
+      guard_json(o) + "," + attempts_json(f.attempts), o.error.empty() ? "null" : quote(o.error));
 }
 
 namespace {

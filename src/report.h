@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "attempts.h"
 #include "ctxrun/deadline.h"
 #include "ctxrun/outcome.h"
 #include "ctxrun/result.h"
@@ -22,6 +23,7 @@ struct ReportFacts {
   std::chrono::nanoseconds elapsed;
   std::optional<wall_time> deadline;  // the effective (earliest) deadline
   std::string tree_backend;
+  const Attempts* attempts = nullptr;  // with --attempts above 1
 };
 
 // The report as JSON text (one object, one line, newline-terminated). Always valid UTF-8: each

@@ -1,5 +1,6 @@
 #include "runner.h"
 
+#include <fcntl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -469,12 +470,22 @@ Outcome Run::go() {
     }
   }
   auto env = command_environment();
+  unique_fd null_stdin;
+  if (cmd_.stdin_null) {
+    null_stdin.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!null_stdin) {
+      out_.ending = Ending::error;
+      out_.error = fmt::format("cannot open /dev/null for the command's stdin: {}", std::strerror(errno));
+      return out_;
+    }
+  }
   auto spawned = spawn(SpawnRequest{.argv = cmd_.argv,
                                     .env = env,
                                     .signals = signals_,
                                     .tree = tree_,
                                     .stdout_fd = relay_ ? relay_->child_stdout() : -1,
-                                    .stderr_fd = relay_ ? relay_->child_stderr() : -1});
+                                    .stderr_fd = relay_ ? relay_->child_stderr() : -1,
+                                    .stdin_fd = null_stdin.get()});
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     out_.ending = Ending::error;
     out_.spawn_exit = failure->exit_status();

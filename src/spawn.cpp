@@ -84,6 +84,7 @@ std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {
       if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) report_and_exit(report, ESRCH, kBeforeExec);
       request.signals.restore_in_child();
       // dup2 leaves the new descriptor without close-on-exec: the command keeps it.
+      if (request.stdin_fd >= 0 && dup2(request.stdin_fd, 0) < 0) report_and_exit(report, errno, kBeforeExec);
       if (request.stdout_fd >= 0 && dup2(request.stdout_fd, 1) < 0) report_and_exit(report, errno, kBeforeExec);
       if (request.stderr_fd >= 0 && dup2(request.stderr_fd, 2) < 0) report_and_exit(report, errno, kBeforeExec);
       // As glibc's execvp: go on past the errors that say "not here", stop at any other one; a

@@ -21,6 +21,7 @@ struct SpawnRequest {
   // pipe); -1: ctxrun's own.
   int stdout_fd = -1;
   int stderr_fd = -1;
+  int stdin_fd = -1;  // instead of ctxrun's stdin (/dev/null for a retried attempt)
 };
 
 // Why the command could not be started.

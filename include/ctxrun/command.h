@@ -106,6 +106,9 @@ struct Command {
   } before_stop;
   // Hears the tree description (BeforeStop::describe_tree), one line each.
   std::function<void(const std::string&)> diagnostics;
+  // The command's stdin is /dev/null instead of the caller's (a retried attempt: the first one may
+  // have read the caller's stdin to its end).
+  bool stdin_null = false;
 };
 
 // The signals run_command takes over while it runs: SIGINT, SIGTERM, SIGHUP and SIGQUIT end the
