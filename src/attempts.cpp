@@ -42,7 +42,8 @@ bool retryable(const RunOptions::Retry& r, const Outcome& o) {
   switch (o.ending) {
     case Ending::exited: {
       int status = WEXITSTATUS(o.command_status);
-      if (status == 0) return false;
+      // 126 and 127 say the command could not be run: another attempt would not change that.
+      if (status == 0 || status == kExitCannotExecute || status == kExitNotFound) return false;
       return r.on_failure || std::find(r.on_exit.begin(), r.on_exit.end(), status) != r.on_exit.end();
     }
     case Ending::signaled: return r.on_failure || r.on_signal;

@@ -230,7 +230,7 @@ void OutputRelay::write_stderr_line(const std::string& line) {
   on_output_ = std::move(on_output);
 }
 
-void OutputRelay::finish(std::initializer_list<int> give_up_on) noexcept {
+void OutputRelay::finish(std::initializer_list<int> wake_fds, const std::function<bool()>& give_up) noexcept {
   try {
     for (auto* s : {out_.get(), err_.get()}) {
       if (!s) continue;
@@ -240,19 +240,17 @@ void OutputRelay::finish(std::initializer_list<int> give_up_on) noexcept {
       }
       // What is in the pipe now, and what is still pending, goes out: the caller's side is waited
       // for (as the command would have waited on its write), writers that are still there are not;
-      // and the wait ends when one of `give_up_on` is readable (the context ended, a signal came).
+      // and the wait ends when `give_up` says so, asked each time one of `wake_fds` is readable
+      // (the signalfd: a cancel, not a SIGCHLD; the context: its deadline).
       loop_ = nullptr;
       while (s->src) {
         s->blocked = false;
         pump(*s);
         if (!s->blocked) break;
+        if (give_up()) break;
         std::vector<pollfd> fds{{s->dst, POLLOUT, 0}};
-        for (int fd : give_up_on)
-          if (fd >= 0) fds.push_back({fd, POLLIN, 0});
+        for (int fd : wake_fds) fds.push_back({fd, POLLIN, 0});
         while (::poll(fds.data(), fds.size(), -1) < 0 && errno == EINTR) {}
-        bool give_up = false;
-        for (std::size_t i = 1; i < fds.size(); ++i) give_up |= fds[i].revents != 0;
-        if (give_up) break;
       }
       s->src.reset();
     }

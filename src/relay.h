@@ -51,8 +51,9 @@ class OutputRelay {
   // side stops taking them, `on_blocked(false)` when it takes them again.
   void attach(EventLoop& loop, std::function<void()> on_output, std::function<void(bool)> on_blocked);
   // At the end: relays what is in the pipes now, waiting for the caller's side to take it (not for
-  // writers that are still there) until one of `give_up_on` becomes readable; then closes them.
-  void finish(std::initializer_list<int> give_up_on) noexcept;
+  // writers that are still there) unless `give_up()` says to stop, which is asked before each wait
+  // and whenever one of `wake_fds` is readable; then closes them.
+  void finish(std::initializer_list<int> wake_fds, const std::function<bool()>& give_up) noexcept;
 
   // Writes `line` (with its newline) on the stderr stream, after a newline of its own when the last
   // byte relayed there did not end a line. In order with the relayed bytes.

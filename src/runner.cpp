@@ -529,7 +529,12 @@ Outcome Run::go() {
   }
   if (relay_) {
     // What the tree wrote last goes out too, unless the context ends or a signal comes meanwhile.
-    relay_->finish({ctx_->done_fd(), signals_.fd()});
+    // (A deadline ending gives up on a reader that takes nothing at once; a cancelling signal meanwhile
+    // too.)
+    relay_->finish({signals_.fd(), ctx_->done_fd()}, [this] {
+      handle_signals();
+      return ctx_->err() || cancel_signal_ != 0 || out_.ending == Ending::deadline_exceeded;
+    });
     out_.output.stdout_bytes = relay_->stdout_bytes();
     out_.output.stderr_bytes = relay_->stderr_bytes();
   }
