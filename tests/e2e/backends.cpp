@@ -58,6 +58,7 @@ std::vector<std::string> cgroup_leaves_of(const std::vector<int>& ctxrun_pids) {
        !ec && it != end; it.increment(ec)) {
     if (!it->is_directory(ec)) continue;
     std::string name = it->path().filename().string();
+    if (ctxrun_pids.empty() && name.rfind("ctxrun-", 0) == 0) found.push_back(it->path().string());
     for (int pid : ctxrun_pids)
       if (name.rfind("ctxrun-" + std::to_string(pid) + "-", 0) == 0) found.push_back(it->path().string());
   }

@@ -16,6 +16,7 @@ bool cgroup_leaf_left(int ctxrun_pid);
 // Every cgroup leaf made by one of the ctxruns with these pids (as their own PID namespace saw
 // them), anywhere in the cgroup v2 hierarchy: a nested ctxrun's leaf is inside its parent's. Deepest
 // first.
+// (An empty list: every ctxrun-* leaf there is.)
 std::vector<std::string> cgroup_leaves_of(const std::vector<int>& ctxrun_pids);
 
 // Kills what is in each of `leaves` (deepest first) and removes them: a test that found a leaked
