@@ -23,6 +23,7 @@
 
 #include "harness.h"
 #include "json.h"
+#include "launched.h"
 
 extern char** environ;
 
@@ -73,36 +74,15 @@ RawExit run_raw(const std::vector<std::string>& args, int out, int err, const st
   auto fd_for = [&](int which) { return which == kClosedPipe ? closed[1] : which == kCapture ? captured[1] : which; };
   std::vector<std::string> all{kCtxrun};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  env_strings.insert(env_strings.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(fd_for(out), 1);
-    dup2(fd_for(err), 2);
-    // As a shell starts a pipeline's commands: SIGPIPE at its default, nothing blocked.
-    signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execve(kCtxrun.c_str(), argv.data(), envp.data());
-    _exit(111);
-  }
-  close(closed[1]);
-  close(captured[1]);
   RawExit result;
-  REQUIRE(waitpid(pid, &result.status, 0) == pid);
+  {
+    Launched ctxrun(all, -1, fd_for(out), fd_for(err), -1, env);
+    close(closed[1]);
+    close(captured[1]);
+    result.status = ctxrun.wait(60s).status;
+  }
   // ctxrun and its tree are gone: the pipe holds all they wrote.
-  fcntl(captured[0], F_SETFL, O_NONBLOCK);
-  char buf[4096];
-  for (ssize_t n; (n = read(captured[0], buf, sizeof buf)) > 0;) result.err.append(buf, static_cast<std::size_t>(n));
+  result.err = drain(captured[0]);
   close(captured[0]);
   return result;
 }

@@ -29,6 +29,7 @@
 
 #include "harness.h"
 #include "json.h"
+#include "launched.h"
 
 extern char** environ;
 
@@ -128,78 +129,19 @@ bool rfc3339(const std::string& s) {
   return std::regex_match(s, form);
 }
 
-bool readable(int fd, Clock::time_point until) {
-  pollfd p{fd, POLLIN, 0};
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
-    int n = ::poll(&p, 1, left < 0 ? 0 : static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    return n > 0;
-  }
-}
-
-// ctxrun started with the stdin a test chooses (the harness's Spec leaves the test's own) and its
+// ctxrun started with the stdin a test chooses (the harness's Spec leaves the test's own), its
 // stderr into a pipe, read once it has ended.
-class WithStdin {
- public:
-  WithStdin(std::vector<std::string> args, int in) {
-    args.insert(args.begin(), kCtxrun);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int err[2];
-    REQUIRE(pipe2(err, O_CLOEXEC) == 0);
-    started_ = Clock::now();
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      int from = fcntl(in, F_DUPFD, 10);
-      dup2(from, 0);
-      dup2(err[1], 2);
-      syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      execve(argv[0], argv.data(), environ);
-      _exit(111);
-    }
-    close(err[1]);
-    err_.reset(err[0]);
-    pidfd_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));
-    REQUIRE(pidfd_);
-  }
-  WithStdin(const WithStdin&) = delete;
-  ~WithStdin() {
-    if (!reaped_) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // Waits for ctxrun to end; SIGKILLs it and fails the test after `limit`.
-  Exit wait(std::chrono::milliseconds limit) {
-    Exit result;
-    if (!readable(pidfd_.get(), Clock::now() + limit)) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      reaped_ = true;
-      FAIL("ctxrun did not end within " << limit.count() << "ms");
-    }
-    result.took = Clock::now() - started_;
-    REQUIRE(waitpid(pid_, &result.status, 0) == pid_);
-    reaped_ = true;
-    fcntl(err_.get(), F_SETFL, O_NONBLOCK);
-    char buf[4096];
-    for (ssize_t n; (n = read(err_.get(), buf, sizeof buf)) > 0;) result.err.append(buf, static_cast<std::size_t>(n));
-    return result;
-  }
-
- private:
-  pid_t pid_ = 0;
-  ctxrun::unique_fd pidfd_, err_;
-  Clock::time_point started_;
-  bool reaped_ = false;
-};
+Exit run_with_stdin(std::vector<std::string> args, int in, std::chrono::milliseconds limit) {
+  int err[2];
+  REQUIRE(pipe2(err, O_CLOEXEC) == 0);
+  ctxrun::unique_fd err_read(err[0]), err_write(err[1]);
+  args.insert(args.begin(), kCtxrun);
+  Launched ctxrun(args, in, -1, err_write.get());
+  err_write.reset();
+  Exit exit = ctxrun.wait(limit);
+  exit.err = drain(err_read.get());
+  return exit;
+}
 
 // A script fragment: writes "gone" or "alive" into FILE for the pid in PIDFILE. A zombie counts as
 // gone (dead, its parent not yet told).
@@ -436,12 +378,10 @@ TEST_CASE("retry: attempt 2 reads EOF on stdin at once, though the caller's pipe
   ctxrun::unique_fd read_end(p[0]), write_end(p[1]);
   // Something is waiting in the pipe: attempt 1 leaves it, attempt 2 must not see it either.
   REQUIRE(write(write_end.get(), "secret\n", 7) == 7);
-  WithStdin ctxrun(script({"-t", "30s", "--attempts", "2", "--attempt-timeout", "5s", "--retry-jitter", "none",
-                           "--retry-delay", "0.1s"},
-                          dir, "if [ $n -eq 1 ]; then exit 1; fi; cat >\"$0/in2\""),
-                   read_end.get());
-  read_end.reset();
-  auto exit = ctxrun.wait(40s);
+  auto exit = run_with_stdin(script({"-t", "30s", "--attempts", "2", "--attempt-timeout", "5s", "--retry-jitter",
+                                     "none", "--retry-delay", "0.1s"},
+                                    dir, "if [ $n -eq 1 ]; then exit 1; fi; cat >\"$0/in2\""),
+                             read_end.get(), 40s);
   CHECK_MESSAGE(exit.exited(0), exit.describe());
   CHECK(count_of(dir) == 2);
   CHECK(slurp(dir + "/in2").empty());
@@ -455,10 +395,9 @@ TEST_CASE("retry: a regular file as stdin is rewound for each attempt") {
   std::ofstream(input) << "first\nsecond\nthird\n";
   ctxrun::unique_fd in(open(input.c_str(), O_RDONLY | O_CLOEXEC));
   REQUIRE(in);
-  WithStdin ctxrun(script({"-t", "30s", "--attempts", "3", "--retry-jitter", "none", "--retry-delay", "0.1s"}, dir,
-                          "read line; echo \"$line\" >>\"$0/lines\"; [ $n -ge 2 ]"),
-                   in.get());
-  auto exit = ctxrun.wait(40s);
+  auto exit = run_with_stdin(script({"-t", "30s", "--attempts", "3", "--retry-jitter", "none", "--retry-delay", "0.1s"},
+                                    dir, "read line; echo \"$line\" >>\"$0/lines\"; [ $n -ge 2 ]"),
+                             in.get(), 40s);
   CHECK_MESSAGE(exit.exited(0), exit.describe());
   CHECK(count_of(dir) == 2);
   CHECK(slurp(dir + "/lines") == "first\nfirst\n");
