@@ -26,13 +26,6 @@ std::string unix_in(double seconds) {
   return buf;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 TEST_CASE("nested: the outer deadline cuts the inner one short; the inner says it was inherited") {

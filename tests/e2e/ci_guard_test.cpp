@@ -39,35 +39,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A fresh directory of its own under the test's temporary directory.
-std::string fresh_dir(const std::string& name) {
-  std::string dir = temp_dir() + "/ci-" + name;
-  std::filesystem::remove_all(dir);
-  REQUIRE(std::filesystem::create_directory(dir));
-  return dir;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string last_line(const std::string& text) {
-  auto lines = lines_of(text);
-  return lines.empty() ? "" : lines.back();
-}
-
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 std::size_t count_prefix(const std::string& text, const std::string& prefix) {

@@ -47,18 +47,6 @@ bool pid_namespaces() {
   return ok;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-std::string last_line(const std::string& text) {
-  auto lines = lines_of(text);
-  return lines.empty() ? "" : lines.back();
-}
-
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 long ms(std::chrono::nanoseconds d) {

@@ -33,21 +33,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A fresh directory of its own for one test, so that "nothing else is left in it" can be checked.
-std::string fresh_dir(const std::string& name) {
-  std::string dir = temp_dir() + "/" + name;
-  fs::remove_all(dir);
-  REQUIRE(fs::create_directory(dir));
-  return dir;
-}
-
 std::vector<std::string> entries(const std::string& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());

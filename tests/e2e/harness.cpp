@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 extern char** environ;
@@ -256,6 +257,32 @@ std::string temp_dir() {
     dir = templ;
   }
   return dir;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string fresh_dir(const std::string& name) {
+  std::string dir = temp_dir() + "/" + name;
+  std::filesystem::remove_all(dir);
+  REQUIRE(std::filesystem::create_directory(dir));
+  return dir;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string last_line(const std::string& text) {
+  auto lines = lines_of(text);
+  return lines.empty() ? "" : lines.back();
 }
 
 NoSurvivors::NoSurvivors() { kill_survivors(); }

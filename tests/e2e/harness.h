@@ -110,6 +110,16 @@ void kill_survivors();
 // Whether process `pid` is gone (or is a zombie: dead, not yet reaped).
 bool gone(pid_t pid);
 
+// The whole file ("" if it cannot be read).
+std::string slurp(const std::string& path);
+// A fresh, empty directory `name` under temp_dir() (what was there under that name is removed).
+std::string fresh_dir(const std::string& name);
+// The lines of `text`, without their newlines; and the last of them ("" for none).
+std::vector<std::string> lines_of(const std::string& text);
+std::string last_line(const std::string& text);
+// A duration in seconds.
+inline double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
 // A fresh temporary directory for this test process (made on first use; main removes it).
 std::string temp_dir();
 std::string& temp_dir_path();  // "" until temp_dir() made it

@@ -4,6 +4,8 @@
 // signal unsent and the tree to the grace period's SIGKILL.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "backends.h"
 #include "harness.h"
 
@@ -18,9 +20,18 @@ TEST_CASE("every backend: with few descriptors left, ctxrun refuses at once or t
     for (int limit = 5; limit <= 24; ++limit) {
       INFO("RLIMIT_NOFILE " << limit);
       NoSurvivors guard;
-      auto exit = run(Spec{.args = {"--nofile=" + std::to_string(limit), kCtxrun, "--tree=" + backend, "-t", "100ms",
-                                    "-k", "20s", kHelper, "tree", "3", "3"},
-                           .argv0 = "/usr/bin/prlimit"});
+      auto before = cgroup_leaves_of({});
+      // prlimit execs ctxrun: the same pid, which names its cgroup leaf.
+      Process p(Spec{.args = {"--nofile=" + std::to_string(limit), kCtxrun, "--tree=" + backend, "-t", "100ms", "-k",
+                              "20s", kHelper, "tree", "3", "3"},
+                     .argv0 = "/usr/bin/prlimit"});
+      auto exit = p.wait();
+      // However it ended (a failure at any step included), it removed the leaf it made.
+      auto leaves = cgroup_leaves_of({p.pid()});
+      std::erase_if(leaves, [&](const std::string& leaf) {
+        return std::find(before.begin(), before.end(), leaf) != before.end();
+      });
+      CHECK_MESSAGE(leaves.empty(), "a cgroup leaf was left: " << (leaves.empty() ? "" : leaves[0]));
       if (exit.exited(125)) {
         ++refused;
         CHECK_MESSAGE(exit.err.rfind("ctxrun: ", 0) == 0, exit.describe());

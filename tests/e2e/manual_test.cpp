@@ -110,13 +110,6 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream s(text);
-  for (std::string line; std::getline(s, line);) lines.push_back(line);
-  return lines;
-}
-
 // The roff lines of section `name` (`.SH NAME` or `.SH "NAME"`), up to the next `.SH`.
 std::vector<std::string> section(const std::vector<std::string>& roff, const std::string& name) {
   std::vector<std::string> body;

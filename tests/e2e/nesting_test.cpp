@@ -60,14 +60,6 @@ std::string describe(const std::vector<Received>& all) {
   return s.str();
 }
 
-std::string last_line(const std::string& text) {
-  auto end = text.find_last_not_of('\n');
-  if (end == std::string::npos) return "";
-  auto begin = text.rfind('\n', end);
-  return text.substr(begin == std::string::npos ? 0 : begin + 1,
-                     end - (begin == std::string::npos ? 0 : begin + 1) + 1);
-}
-
 pid_t parent_of(pid_t pid) {
   auto p = ctxrun::read_process(pid);
   return p ? p->ppid : 0;

@@ -39,29 +39,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A fresh directory of its own under the test's temporary directory, with a run counter at 0.
-std::string fresh_dir(const std::string& name) {
-  std::string dir = temp_dir() + "/retry-" + name;
-  std::filesystem::remove_all(dir);
-  REQUIRE(std::filesystem::create_directory(dir));
+// A fresh directory of its own, with a run counter at 0.
+std::string counter_dir(const std::string& name) {
+  std::string dir = fresh_dir(name);
   std::ofstream(dir + "/count") << "0\n";
   return dir;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
@@ -161,7 +143,7 @@ std::string record_gone(const std::string& pidfile, const std::string& file) {
 
 TEST_CASE("retry: a command failing twice then succeeding ends 0 after 3 attempts, one exact line per retry") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("twice");
+  std::string dir = counter_dir("twice");
   auto exit = run(script({"--attempts", "3", "--retry-jitter", "none", "--retry-delay", "0.1s"}, dir, "[ $n -ge 3 ]"));
   CHECK_MESSAGE(exit.exited(0), exit.describe());
   CHECK(count_of(dir) == 3);
@@ -192,7 +174,7 @@ TEST_CASE("retry: a command failing twice then succeeding ends 0 after 3 attempt
 
 TEST_CASE("retry: attempts running out end with the last attempt's status and 'no attempts left'") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("exhausted");
+  std::string dir = counter_dir("exhausted");
   std::string report = dir + "/report.json";
   auto exit = run(script({"--report", report, "--attempts", "3", "--retry-jitter", "none", "--retry-delay", "0.1s"},
                          dir, "exit $((n+40))"));
@@ -208,7 +190,7 @@ TEST_CASE("retry: attempts running out end with the last attempt's status and 'n
   CHECK(parse_report(report)["retry_stopped"].str() == "attempts exhausted");
 
   // A death by its own signal, the last: ctxrun dies of it too, as a single run would.
-  std::string segv = fresh_dir("exhausted-segv");
+  std::string segv = counter_dir("exhausted-segv");
   auto killed = run(script({"--attempts", "2", "--retry-jitter", "none", "--retry-delay", "0.1s"}, segv,
                            "ulimit -c 0; kill -SEGV $$"));
   CHECK_MESSAGE(killed.killed_by(SIGSEGV), killed.describe());
@@ -221,7 +203,7 @@ TEST_CASE("retry: attempts running out end with the last attempt's status and 'n
 
 TEST_CASE("retry: without --attempts, a failing command runs once and ctxrun says nothing of attempts") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("once");
+  std::string dir = counter_dir("once");
   std::string report = dir + "/report.json";
   auto exit = run(script({"--report", report}, dir, "exit 1"));
   CHECK_MESSAGE(exit.exited(1), exit.describe());
@@ -235,7 +217,7 @@ TEST_CASE("retry: without --attempts, a failing command runs once and ctxrun say
 
 TEST_CASE("retry: a hanging attempt is cut by --attempt-timeout and the next one succeeds") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("hang");
+  std::string dir = counter_dir("hang");
   std::string report = dir + "/report.json";
   auto exit = run(script({"--report", report, "-t", "30s", "--attempts", "2", "--attempt-timeout", "1s",
                           "--retry-jitter", "none", "--retry-delay", "0.1s"},
@@ -259,7 +241,7 @@ TEST_CASE("retry: a hanging attempt is cut by --attempt-timeout and the next one
 
 TEST_CASE("retry: -t 3s --attempts 10 --attempt-timeout 2s, hanging attempts: 124 by about 3 s, the usual line") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("overall");
+  std::string dir = counter_dir("overall");
   std::string report = dir + "/report.json";
   auto exit = run(script({"--report", report, "-t", "3s", "--attempts", "10", "--attempt-timeout", "2s",
                           "--retry-jitter", "none", "--retry-delay", "0.1s"},
@@ -285,7 +267,7 @@ TEST_CASE("retry: -t 3s --attempts 10 --attempt-timeout 2s, hanging attempts: 12
 
 TEST_CASE("retry: the overall deadline falling in a delay ends at once with the last status and says why") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("in-delay");
+  std::string dir = counter_dir("in-delay");
   std::string report = dir + "/report.json";
   // Attempt 1 at 0 s, a delay of 1.2 s, attempt 2 at about 1.2 s; the next delay (2.4 s) would end
   // past the 3 s deadline: no third attempt, no sleep.
@@ -308,7 +290,7 @@ TEST_CASE("retry: the overall deadline falling in a delay ends at once with the 
 
 TEST_CASE("retry: CTXRUN_DEADLINE of each attempt is its own, at most the attempt timeout from its start") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("deadline-env");
+  std::string dir = counter_dir("deadline-env");
   auto exit = run(script({"-t", "60s", "--attempts", "2", "--attempt-timeout", "3s", "--retry-jitter", "none",
                           "--retry-delay", "0.5s"},
                          dir, "echo \"$CTXRUN_DEADLINE $(date +%s.%N)\" >>\"$0/deadlines\"; exit 1"));
@@ -336,7 +318,7 @@ TEST_CASE("retry: CTXRUN_DEADLINE of each attempt is its own, at most the attemp
 
 TEST_CASE("retry: the 'sleep 1000 &' of attempt 1 is gone before attempt 2 starts") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("background");
+  std::string dir = counter_dir("background");
   auto exit = run(script({"--attempts", "2", "--retry-jitter", "none", "--retry-delay", "0.1s"}, dir,
                          "if [ $n -eq 1 ]; then sleep 1000 & echo $! >\"$0/bg\"; exit 1; fi; " +
                              record_gone(dir + "/bg", dir + "/seen") + "exit 0"));
@@ -354,7 +336,7 @@ TEST_CASE("retry: a TERM-ignoring child under another uid is torn down between a
     MESSAGE("SKIPPED: needs root and /usr/bin/setpriv");
     return;
   }
-  std::string dir = fresh_dir("other-uid");
+  std::string dir = counter_dir("other-uid");
   // Attempt 1 starts, in the background, a shell as nobody that ignores SIGTERM (and so do its
   // sleeps), then fails; attempt 2 records whether that shell is still there.
   auto exit = run(script({"-k", "1s", "--attempts", "2", "--retry-jitter", "none", "--retry-delay", "0.1s"}, dir,
@@ -372,7 +354,7 @@ TEST_CASE("retry: a TERM-ignoring child under another uid is torn down between a
 
 TEST_CASE("retry: attempt 2 reads EOF on stdin at once, though the caller's pipe is still open") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("stdin-pipe");
+  std::string dir = counter_dir("stdin-pipe");
   int p[2];
   REQUIRE(pipe2(p, O_CLOEXEC) == 0);
   ctxrun::unique_fd read_end(p[0]), write_end(p[1]);
@@ -390,7 +372,7 @@ TEST_CASE("retry: attempt 2 reads EOF on stdin at once, though the caller's pipe
 
 TEST_CASE("retry: a regular file as stdin is rewound for each attempt") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("stdin-file");
+  std::string dir = counter_dir("stdin-file");
   std::string input = dir + "/input";
   std::ofstream(input) << "first\nsecond\nthird\n";
   ctxrun::unique_fd in(open(input.c_str(), O_RDONLY | O_CLOEXEC));
@@ -405,7 +387,7 @@ TEST_CASE("retry: a regular file as stdin is rewound for each attempt") {
 
 TEST_CASE("retry: the command sees CTXRUN_ATTEMPT and CTXRUN_ATTEMPTS") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("env");
+  std::string dir = counter_dir("env");
   auto exit = run(script({"--attempts", "4", "--retry-jitter", "none", "--retry-delay", "0.1s"}, dir,
                          "echo \"$CTXRUN_ATTEMPT/$CTXRUN_ATTEMPTS\" >>\"$0/seen\"; [ \"$CTXRUN_ATTEMPT\" = 3 ]"));
   CHECK_MESSAGE(exit.exited(0), exit.describe());
@@ -416,7 +398,7 @@ TEST_CASE("retry: the command sees CTXRUN_ATTEMPT and CTXRUN_ATTEMPTS") {
 
 TEST_CASE("retry: --retry-on exit:75 retries 75 and not 1") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("exit-filter");
+  std::string dir = counter_dir("exit-filter");
   std::string report = dir + "/report.json";
   auto exit = run(script({"--report", report, "--attempts", "3", "--retry-on", "exit:75", "--retry-jitter", "none",
                           "--retry-delay", "0.1s"},
@@ -436,7 +418,7 @@ TEST_CASE("retry: --retry-on exit:75 retries 75 and not 1") {
   CHECK(parse_report(report)["retry_stopped"].str() == "not retryable");
 
   // The numbers after "exit:" belong to it: exit:1,75 retries both; then 0.
-  std::string list = fresh_dir("exit-list");
+  std::string list = counter_dir("exit-list");
   auto both = run(
       script({"--attempts", "3", "--retry-on", "exit:1,75", "--retry-jitter", "none", "--retry-delay", "0.1s"}, list,
              "case $n in 1) exit 1 ;; 2) exit 75 ;; esac; exit 0"));
@@ -444,7 +426,7 @@ TEST_CASE("retry: --retry-on exit:75 retries 75 and not 1") {
   CHECK(count_of(list) == 3);
 
   // A death by a signal is not in exit:75.
-  std::string sig = fresh_dir("exit-filter-signal");
+  std::string sig = counter_dir("exit-filter-signal");
   auto killed = run(
       script({"--attempts", "3", "--retry-on", "exit:75", "--retry-jitter", "none", "--retry-delay", "0.1s"}, sig,
              "kill -TERM $$"));
@@ -454,7 +436,7 @@ TEST_CASE("retry: --retry-on exit:75 retries 75 and not 1") {
 
 TEST_CASE("retry: the default 'failure' retries an idle ending") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("idle");
+  std::string dir = counter_dir("idle");
   auto exit = run(
       script({"-t", "30s", "--idle", "500ms", "--attempts", "2", "--retry-jitter", "none", "--retry-delay", "0.1s"},
              dir, "if [ $n -eq 1 ]; then sleep 60; fi; exit 0"));
@@ -479,7 +461,7 @@ TEST_CASE("retry: 127 and 126 are never retried, whatever --retry-on says") {
   // A command exiting 127 or 126 itself, even with the status listed.
   for (int status : {127, 126}) {
     INFO("status " << status);
-    std::string dir = fresh_dir("status-" + std::to_string(status));
+    std::string dir = counter_dir("status-" + std::to_string(status));
     auto exit = run(script({"--attempts", "3", "--retry-on", "exit:" + std::to_string(status) + ",1", "--retry-jitter",
                             "none", "--retry-delay", "0.1s"},
                            dir, "exit " + std::to_string(status)));
@@ -493,7 +475,7 @@ TEST_CASE("retry: 127 and 126 are never retried, whatever --retry-on says") {
 
 TEST_CASE("retry: SIGINT during the delay ends ctxrun at once, of SIGINT, with no further attempt") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("sigint");
+  std::string dir = counter_dir("sigint");
   std::string report = dir + "/report.json";
   Process p(
       Spec{.args = script({"--report", report, "--attempts", "3", "--retry-jitter", "none", "--retry-delay", "30s"},
@@ -561,14 +543,14 @@ TEST_CASE("retry: backoff and seeded full jitter keep each delay within [0, min(
 
 TEST_CASE("retry: --on-retry runs between attempts; its failure is a warning, not an ending") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("on-retry");
+  std::string dir = counter_dir("on-retry");
   auto exit = run(script({"--attempts", "3", "--retry-jitter", "none", "--retry-delay", "0.1s", "--on-retry",
                           "echo hook >>'" + dir + "/log'"},
                          dir, "echo attempt$n >>\"$0/log\"; [ $n -ge 3 ]"));
   CHECK_MESSAGE(exit.exited(0), exit.describe());
   CHECK(slurp(dir + "/log") == "attempt1\nhook\nattempt2\nhook\nattempt3\n");
 
-  std::string failing = fresh_dir("on-retry-fails");
+  std::string failing = counter_dir("on-retry-fails");
   auto warned = run(
       script({"--attempts", "2", "--retry-jitter", "none", "--retry-delay", "0.1s", "--on-retry", "exit 3"}, failing,
              "[ $n -ge 2 ]"));
@@ -584,7 +566,7 @@ TEST_CASE("retry: --on-retry runs between attempts; its failure is a warning, no
 
 TEST_CASE("retry: under GitHub Actions each retried attempt is also a ::warning annotation") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("actions");
+  std::string dir = counter_dir("actions");
   Process p(
       Spec{.args = script({"--attempts", "3", "--retry-jitter", "none", "--retry-delay", "0.1s"}, dir, "[ $n -ge 3 ]"),
            .capture_stdout = true,
@@ -602,7 +584,7 @@ TEST_CASE("retry: under GitHub Actions each retried attempt is also a ::warning 
 
 TEST_CASE("retry: the report's attempts: numbers, outcomes, statuses, times, and why retrying stopped") {
   NoSurvivors guard;
-  std::string dir = fresh_dir("report");
+  std::string dir = counter_dir("report");
   std::string report = dir + "/report.json";
   auto exit = run(script({"--report", report, "--attempts", "4", "--retry-jitter", "none", "--retry-delay", "0.1s"},
                          dir, "case $n in 1) exit 2 ;; 2) ulimit -c 0; kill -SEGV $$ ;; esac; exit 0"));

@@ -166,13 +166,6 @@ Exit run_redirected(const Impl& impl, const std::vector<std::string>& args, cons
   return run(Spec{.args = bash, .argv0 = "/bin/bash"});
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string first_lines(const std::string& text, int n) {
   std::size_t at = 0;
   for (int i = 0; i < n && at != std::string::npos; ++i) at = text.find('\n', at == 0 ? 0 : at + 1);
