@@ -50,16 +50,25 @@
 //   record-pair REPORT         a child and this process each write "child signal N" / "main signal N"
 //                              for every signal received (as record-signals); each exits 0 on
 //                              SIGTERM; the child reports, then this one; "ready"; both wait
+//   listen ADDRESS GATE        a server for readiness probes: once GATE (a path, a FIFO the test
+//                              writes a line into; "-": at once) gives a line, listen on ADDRESS,
+//                              "127.0.0.1:PORT", "[::1]:PORT" (that address only) or a unix socket
+//                              path; then accept and close every connection, forever
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -595,6 +604,67 @@ int mode_record_pair(int fd) {
   wait_forever();
 }
 
+// Reads from `fd` up to a newline or EOF.
+void await_line(int fd) {
+  char c = 0;
+  while (c != '\n') {
+    ssize_t n = read(fd, &c, 1);
+    if (n == 0) return;
+    if (n < 0 && errno != EINTR) die("read gate");
+  }
+}
+
+int mode_listen(const char* address, const char* gate) {
+  if (std::strcmp(gate, "-") != 0) {
+    int fd = open(gate, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("open gate");
+    await_line(fd);
+    close(fd);
+  }
+  int s = -1;
+  std::string text = address;
+  if (text[0] == '/') {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (text.size() >= sizeof a.sun_path) die("unix socket path too long");
+    std::memcpy(a.sun_path, text.c_str(), text.size() + 1);
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("bind unix");
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos) die("ADDRESS is HOST:PORT");
+    std::string host = text.substr(0, colon);
+    auto port = static_cast<uint16_t>(std::atoi(text.c_str() + colon + 1));
+    int one = 1;
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      sockaddr_in6 a{};
+      a.sin6_family = AF_INET6;
+      a.sin6_port = htons(port);
+      if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a.sin6_addr) != 1) die("bad IPv6 address");
+      s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (s < 0) die("socket");
+      setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+      if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("bind");
+    } else {
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) die("bad IPv4 address");
+      s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (s < 0) die("socket");
+      setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("bind");
+    }
+  }
+  if (listen(s, 64) != 0) die("listen");
+  while (true) {
+    int c = accept4(s, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c >= 0) close(c);
+    else if (errno != EINTR && errno != ECONNABORTED) die("accept");
+  }
+}
+
 int usage() {
   std::fprintf(stderr, "ctxrun_helper: bad arguments (see the comment at the top of the source)\n");
   return 98;
@@ -609,7 +679,7 @@ int main(int argc, char** argv) {
   // A REPORT argument that is not a number is a path to open (a FIFO, from inside tmux).
   for (int i = 2; i < argc; ++i)
     if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env" && mode != "wait-status" &&
-        mode != "pgrp" && mode != "pid1") {
+        mode != "pgrp" && mode != "pid1" && mode != "listen") {
       int fd = open(argv[i], O_WRONLY | O_APPEND | O_CREAT, 0644);
       if (fd < 0) die("open report");
       static char number[16];
@@ -665,5 +735,6 @@ int main(int argc, char** argv) {
   if (mode == "pid1" && argc >= 5) return mode_pid1(arg(2), arg(3), argv + 4);
   if (mode == "record-signals" && argc == 4) return mode_record_signals(arg(2), arg(3));
   if (mode == "record-pair" && argc == 3) return mode_record_pair(arg(2));
+  if (mode == "listen" && argc == 4) return mode_listen(argv[2], argv[3]);
   return usage();
 }
