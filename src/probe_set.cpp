@@ -19,6 +19,8 @@
 #include "timer.h"
 #if CTXRUN_HAVE_CURL
 #include "curl_driver.h"
+#else
+#include "tcp_connect.h"
 #endif
 
 namespace ctxrun {
@@ -71,8 +73,13 @@ Status probe_unavailable(const ProbeSpec& probe) {
   (void)probe;
   return std::nullopt;
 #else
-  if (probe.kind != ProbeKind::tcp && probe.kind != ProbeKind::http) return std::nullopt;
-  return std::string("tcp:// and http(s):// probes need libcurl, and this ctxrun was built without it");
+  if (probe.kind == ProbeKind::http)
+    return std::string("http(s):// probes need libcurl, and this ctxrun was built without it");
+  if (probe.kind == ProbeKind::tcp) {
+    auto addresses = numeric_addresses(probe.target);
+    if (auto* error = std::get_if<std::string>(&addresses)) return *error;
+  }
+  return std::nullopt;
 #endif
 }
 
@@ -89,6 +96,8 @@ struct ProbeSet::Probe {
   ~Probe() {
     if (easy) curl_easy_cleanup(easy);
   }
+#else
+  std::unique_ptr<TcpConnect> tcp;
 #endif
 };
 
@@ -149,6 +158,16 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::make(const Readiness& ready, EventLo
     }
 #else
     if (auto missing = probe_unavailable(p->spec)) return fmt::format("--ready '{}': {}", text, *missing);
+    if (p->spec.kind == ProbeKind::tcp) {
+      Probe* probe = p.get();
+      ProbeSet* self = set.get();
+      p->tcp = std::make_unique<TcpConnect>(loop, std::get<std::vector<TcpAddress>>(numeric_addresses(p->spec.target)),
+                                            [self, probe](Status result) {
+                                              if (result) self->failed(*probe, *result);
+                                              else self->succeeded(*probe);
+                                            });
+    }
+    (void)needs_curl;
 #endif
     set->probes_.push_back(std::move(p));
   }
@@ -190,6 +209,10 @@ void ProbeSet::attempt(Probe& p) {
       return;
     }
     case ProbeKind::tcp:
+#if !CTXRUN_HAVE_CURL
+      p.tcp->start();
+      return;
+#endif
     case ProbeKind::http: {
 #if CTXRUN_HAVE_CURL
       p.error[0] = '\0';
@@ -257,6 +280,8 @@ void ProbeSet::stop() {
     loop_.unwatch(p->retry.fd());
 #if CTXRUN_HAVE_CURL
     if (p->easy && impl_->curl) impl_->curl->cancel(p->easy);
+#else
+    if (p->tcp) p->tcp->cancel();
 #endif
   }
   // The driver itself stays until the set goes (stop() may run inside one of its callbacks); with no
