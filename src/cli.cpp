@@ -27,6 +27,8 @@ constexpr const char* kExamples = R"EX(Examples:
                                    SIGINT first, SIGKILL 30 s later if needed
   ctxrun --orphans=wait -t 1h ./spawns-daemons.sh
                                    wait for what the command leaves behind, up to 1 h
+  ctxrun -t 10m --with 'web=npm start' --ready http://localhost:3000/ -- npm test
+                                   start a server, wait until it answers, test, tear it down
   ssh host ctxrun -t "$(ctxrun --remaining)" -- ./step.sh
                                    hand the rest of the inherited budget across ssh
 
