@@ -475,6 +475,7 @@ void Run::kill() {
   phase_ = Phase::killing;
   auto result = kill_phase(tree_, reaper_, timer_, signals_.fd(), [this] { handle_signals(); });
   note_command_end();
+  note_tracked_ends();
   count(result.killed);
   out_.survivors = std::move(result.survivors);
   out_.teardown.push_back(
