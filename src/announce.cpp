@@ -10,9 +10,10 @@ namespace ctxrun {
 namespace {
 
 std::string torn_down(const Outcome& outcome) {
-  if (!outcome.command_started) return "command not run";
+  if (!outcome.command_started && outcome.services.empty()) return "command not run";
   int n = outcome.processes_torn_down;
-  return fmt::format("{} process{} torn down", n, n == 1 ? "" : "es");
+  return fmt::format("{} process{} torn down{}", n, n == 1 ? "" : "es",
+                     outcome.command_started ? "" : ", command not run");
 }
 
 }  // namespace
@@ -37,12 +38,13 @@ void announce(const Outcome& outcome) {
   annotate(outcome);
   switch (outcome.ending) {
     case Ending::deadline_exceeded:
-      if (!outcome.command_started)
+      if (!outcome.command_started && outcome.services.empty() && outcome.probes.empty())
         log::notice("context deadline exceeded ({} had already passed): command not run", outcome.cause);
       else log::notice("context deadline exceeded ({}): {}", outcome.cause, torn_down(outcome));
       break;
     case Ending::canceled: log::notice("context canceled ({}): {}", outcome.cause, torn_down(outcome)); break;
     case Ending::error: log::error("{}", outcome.error); break;
+    case Ending::service_failed: log::error("{}: {}", outcome.cause, torn_down(outcome)); break;
     case Ending::exited:
     case Ending::signaled: break;
   }

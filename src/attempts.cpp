@@ -31,7 +31,7 @@ std::string tenths(std::chrono::nanoseconds d) {
 
 // "exit 1", "killed by SIGSEGV", "attempt timeout 2s", "no output for 1s".
 std::string why_failed(const Outcome& o) {
-  if (o.ending == Ending::deadline_exceeded) return o.cause;
+  if (o.ending == Ending::deadline_exceeded || o.ending == Ending::service_failed) return o.cause;
   if (o.ending == Ending::signaled) return "killed by " + signal_name(WTERMSIG(o.command_status));
   if (o.ending == Ending::exited) return fmt::format("exit {}", WEXITSTATUS(o.command_status));
   return o.error.empty() ? std::string(ending_name(o.ending)) : o.error;
@@ -48,6 +48,9 @@ bool retryable(const RunOptions::Retry& r, const Outcome& o) {
     }
     case Ending::signaled: return r.on_failure || r.on_signal;
     case Ending::deadline_exceeded: return r.on_failure || (o.idle_expired ? r.on_idle : r.on_timeout);
+    // The attempt is the whole group: a service that ended early failed it, and the next attempt starts
+    // the services again.
+    case Ending::service_failed: return r.on_failure;
     case Ending::canceled:
     case Ending::error: return false;  // a cancel; 125, 126, 127
   }

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -12,6 +13,8 @@
 #include "ctxrun/signals.h"
 #include "ctxrun/version.h"
 #include "log.h"
+#include "probe.h"
+#include "probe_set.h"
 
 namespace ctxrun {
 namespace {
@@ -24,6 +27,8 @@ constexpr const char* kExamples = R"EX(Examples:
                                    SIGINT first, SIGKILL 30 s later if needed
   ctxrun --orphans=wait -t 1h ./spawns-daemons.sh
                                    wait for what the command leaves behind, up to 1 h
+  ctxrun -t 10m --with 'web=npm start' --ready http://localhost:3000/ -- npm test
+                                   start a server, wait until it answers, test, tear it down
   ssh host ctxrun -t "$(ctxrun --remaining)" -- ./step.sh
                                    hand the rest of the inherited budget across ssh
 
@@ -41,17 +46,19 @@ struct OptionSpec {
   char short_name;  // 0 if none
   const char* long_name;
   bool takes_value;
+  bool repeatable = false;  // each occurrence adds a value (--with, --ready)
 };
 
 constexpr OptionSpec kOptions[] = {
-    {'t', "timeout", true},         {'d', "deadline", true},  {'s', "signal", true},      {'k', "kill-after", true},
-    {0, "orphans", true},           {0, "tree", true},        {0, "format", true},        {0, "report", true},
-    {0, "preserve-status", false},  {0, "no-inherit", false}, {0, "remaining", false},    {'v', "verbose", false},
-    {'q', "quiet", false},          {'h', "help", false},     {0, "version", false},      {0, "idle", true},
-    {0, "no-output-timeout", true}, {0, "heartbeat", true},   {0, "diagnose", false},     {0, "on-expire", true},
-    {0, "on-expire-timeout", true}, {0, "dump-signal", true}, {0, "attempts", true},      {0, "attempt-timeout", true},
-    {0, "retry-on", true},          {0, "retry-delay", true}, {0, "retry-backoff", true}, {0, "retry-max-delay", true},
-    {0, "retry-jitter", true},      {0, "on-retry", true},
+    {'t', "timeout", true},         {'d', "deadline", true},   {'s', "signal", true},      {'k', "kill-after", true},
+    {0, "orphans", true},           {0, "tree", true},         {0, "format", true},        {0, "report", true},
+    {0, "preserve-status", false},  {0, "no-inherit", false},  {0, "remaining", false},    {'v', "verbose", false},
+    {'q', "quiet", false},          {'h', "help", false},      {0, "version", false},      {0, "idle", true},
+    {0, "no-output-timeout", true}, {0, "heartbeat", true},    {0, "diagnose", false},     {0, "on-expire", true},
+    {0, "on-expire-timeout", true}, {0, "dump-signal", true},  {0, "attempts", true},      {0, "attempt-timeout", true},
+    {0, "retry-on", true},          {0, "retry-delay", true},  {0, "retry-backoff", true}, {0, "retry-max-delay", true},
+    {0, "retry-jitter", true},      {0, "on-retry", true},     {0, "with", true, true},    {0, "ready", true, true},
+    {0, "ready-timeout", true},     {0, "ready-status", true}, {0, "label", false},
 };
 
 struct Scanned {
@@ -71,7 +78,7 @@ Scanned scan(int argc, char** argv) {
   // Records one option; false (with out.error set) if it cannot be taken.
   auto take = [&](const OptionSpec& spec, std::optional<std::string_view> value) {
     std::string name = std::string("--") + spec.long_name;
-    if (spec.takes_value && std::find(given.begin(), given.end(), &spec) != given.end()) {
+    if (spec.takes_value && !spec.repeatable && std::find(given.begin(), given.end(), &spec) != given.end()) {
       // A second value is refused rather than silently replacing the first: a second --timeout
       // that lengthened a budget a wrapper script had set would be the worst surprise here.
       out.error = usage_error(name + " given twice");
@@ -159,6 +166,81 @@ Scanned scan(int argc, char** argv) {
     out.normalized.insert(out.normalized.end(), out.operands.begin(), out.operands.end());
   }
   return out;
+}
+
+// A service's name: a leading NAME= where NAME is [A-Za-z0-9_-]+, else the basename of the command's
+// first word.
+std::pair<std::string, std::string> split_service(const std::string& text) {
+  auto eq = text.find('=');
+  auto is_name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
+  if (eq != std::string::npos && eq > 0 &&
+      std::all_of(text.begin(), text.begin() + static_cast<long>(eq), is_name_char))
+    return {text.substr(0, eq), text.substr(eq + 1)};
+  auto first = text.find_first_not_of(" \t\n");
+  std::string word = first == std::string::npos ? "" : text.substr(first, text.find_first_of(" \t\n", first) - first);
+  if (auto slash = word.find_last_of('/'); slash != std::string::npos) word = word.substr(slash + 1);
+  std::erase_if(word, [&](char c) { return !is_name_char(c) && c != '.'; });
+  return {word.empty() ? "service" : word, text};
+}
+
+// --with, --ready and what goes with them, into options.services and options.ready.
+Status read_services(const CLI::App& app, const std::vector<std::string>& with, const std::vector<std::string>& ready,
+                     const std::string& ready_timeout, const std::string& ready_status, bool label,
+                     RunOptions& options) {
+  std::vector<bool> named;  // the name was given (NAME=CMD), not made from the command
+  for (const auto& text : with) {
+    auto [name, command] = split_service(text);
+    if (command.find_first_not_of(" \t\n") == std::string::npos)
+      return fmt::format("--with '{}': no command to run", text);
+    named.push_back(command.size() != text.size());
+    options.services.push_back({.name = name, .command = command});
+  }
+  // A given name is unique or an error; a made one becomes NAME-2, NAME-3 ... where it is taken.
+  auto taken = [&](const std::string& name, std::size_t i) {
+    for (std::size_t j = 0; j < options.services.size(); ++j)
+      if (j != i && (named[j] || j < i) && options.services[j].name == name) return true;
+    return false;
+  };
+  for (std::size_t i = 0; i < options.services.size(); ++i) {
+    auto& service = options.services[i];
+    if (named[i] && taken(service.name, i)) return fmt::format("--with: two services named '{}'", service.name);
+    for (int n = 2; !named[i] && taken(service.name, i); ++n)
+      service.name = fmt::format("{}-{}", split_service(with[i]).first, n);
+  }
+  bool has_http = false;
+  for (const auto& text : ready) {
+    auto parsed = parse_probe(text);
+    if (auto* error = std::get_if<std::string>(&parsed)) return fmt::format("invalid --ready '{}': {}", text, *error);
+    auto spec = std::get<ProbeSpec>(parsed);
+    if (auto missing = probe_unavailable(spec)) return fmt::format("--ready '{}': {}", text, *missing);
+    has_http |= spec.kind == ProbeKind::http;
+    options.ready.probes.push_back(text);
+  }
+  if (app.count("--ready-timeout")) {
+    if (ready.empty()) return std::string("--ready-timeout needs a --ready probe");
+    auto parsed = parse_duration(ready_timeout);
+    if (std::holds_alternative<std::string>(parsed))
+      return fmt::format("invalid --ready-timeout '{}' (a duration such as 60s or 2m)", ready_timeout);
+    Duration d = std::get<Duration>(parsed);
+    // 0 or inf: no limit of its own; the context still bounds the probes.
+    options.ready.limit = d.unbounded() ? std::chrono::hours(24 * 365 * 100) : d.value;
+    options.ready.limit_text = ready_timeout;
+  }
+  if (app.count("--ready-status")) {
+    char* end = nullptr;
+    long status = std::strtol(ready_status.c_str(), &end, 10);
+    if (*end != '\0' || status < 100 || status > 599)
+      return fmt::format("invalid --ready-status '{}' (an HTTP status from 100 to 599)", ready_status);
+    if (!has_http) return std::string("--ready-status applies to http:// and https:// probes: none was given");
+    options.ready.http_status = status;
+  }
+  if (label && with.empty()) return std::string("--label labels the services' output: it needs --with");
+  options.label_services = label;
+  if (!with.empty() && options.orphans != OrphanPolicy::kill)
+    return std::string(
+        "--with: when the command ends its services are torn down with everything else; "
+        "--orphans=wait or leave cannot apply");
+  return std::nullopt;
 }
 
 // Writes what --help or --version prints; 0, or 125 with the reason once it cannot be written.
@@ -251,6 +333,22 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   app.add_option("--retry-jitter", retry_jitter, "full (default: each delay random up to its value) or none")
       ->type_name("MODE");
   app.add_option("--on-retry", on_retry, "Run CMD (sh -c) between attempts, after the teardown")->type_name("CMD");
+  std::vector<std::string> with, ready;
+  std::string ready_timeout, ready_status;
+  bool label = false;
+  app.add_option("--with", with,
+                 "Start CMD (sh -c) first, as a service the command needs, under the same context; it is torn "
+                 "down with everything, and its own end cancels the run (repeatable)")
+      ->type_name("[NAME=]CMD");
+  app.add_option("--ready", ready,
+                 "Start the command once PROBE succeeds: tcp://HOST:PORT, http(s)://URL, unix:///PATH, "
+                 "file:///PATH or exec:CMD (repeatable: all of them)")
+      ->type_name("PROBE");
+  app.add_option("--ready-timeout", ready_timeout, "How long the probes may take (default 5m; then 124)")
+      ->type_name("DURATION");
+  app.add_option("--ready-status", ready_status, "HTTP(S) probes are ready on this status only (default: 2xx, 3xx)")
+      ->type_name("N");
+  app.add_flag("--label", label, "Prefix each line of a service's output with [NAME]");
   app.add_flag("-v,--verbose", verbose, "Say what is done at each step");
   app.add_flag("-q,--quiet", quiet, "Print nothing but errors");
 
@@ -431,6 +529,7 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   if (app.count("--on-retry")) retry.on_retry = on_retry;
   if (retry.attempts > 1 && options.orphans == OrphanPolicy::leave)
     return usage("--attempts needs each attempt's processes gone before the next: not with --orphans=leave");
+  if (auto error = read_services(app, with, ready, ready_timeout, ready_status, label, options)) return usage(*error);
   options.diagnose = diagnose || verbose;
   bool has_deadline = options.timeout || options.deadline || options.inherited_deadline;
   if (options.heartbeat && !has_deadline && !options.idle)

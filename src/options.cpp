@@ -26,7 +26,10 @@ Command make_command(const RunOptions& options, std::optional<pid_t> enclosing,
                                  .hook_limit = options.on_expire_timeout,
                                  .dump_signal = options.dump_signal,
                                  .dump_wait = options.dump_wait},
-                 .diagnostics = std::move(diagnostics)};
+                 .diagnostics = std::move(diagnostics),
+                 .services = options.services,
+                 .ready = options.ready,
+                 .label_services = options.label_services};
 }
 
 }  // namespace ctxrun

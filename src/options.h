@@ -47,6 +47,10 @@ struct RunOptions {
   std::chrono::nanoseconds on_expire_timeout = std::chrono::seconds(30);  // --on-expire-timeout
   std::optional<int> dump_signal;                                         // --dump-signal SIG[:DURATION]
   std::chrono::nanoseconds dump_wait = std::chrono::seconds(5);
+  // Services (--with, --ready, --ready-timeout, --ready-status, --label).
+  std::vector<Service> services;
+  Readiness ready;
+  bool label_services = false;
   // Retry (attempts.h).
   struct Retry {
     int attempts = 1;  // total runs

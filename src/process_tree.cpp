@@ -87,51 +87,66 @@ class SubreaperTree final : public ProcessTree {
 class PgroupTree final : public ProcessTree {
  public:
   const char* name() const noexcept override { return "pgroup"; }
+  // Each process ctxrun spawns into the tree (the services, the command) leads a group of its own:
+  // joining one led by another could fail once that group is gone.
   bool prepare_child() const noexcept override { return setpgid(0, 0) == 0; }
   void started(pid_t pid) noexcept override {
-    command_ = pid;
+    if (!command_) command_ = pid;
     setpgid(pid, pid);  // also in the parent, so the group exists whichever runs first
+    try {
+      groups_.push_back(pid);
+    } catch (...) {
+      // Out of memory: the group goes untracked; teardown still reaches the others.
+    }
   }
   std::vector<ProcessInfo> members() override {
-    std::vector<ProcessInfo> group;
-    if (!command_) return group;
+    std::vector<ProcessInfo> members;
+    if (groups_.empty()) return members;
     if (proc_is_ours()) {
       if (auto all = scan_processes()) {
         for (auto& p : *all)
-          if (p.pgid == *command_ && !is_zombie(p)) group.push_back(std::move(p));
-        return group;
+          if (in_groups(p.pgid) && !is_zombie(p)) members.push_back(std::move(p));
+        return members;
       }
     }
-    // Without a /proc of ours, the group can only be probed as a whole.
-    if (group_exists()) group.push_back(ProcessInfo{.pid = *command_, .pgid = *command_});
-    return group;
+    // Without a /proc of ours, a group can only be probed as a whole.
+    for (pid_t group : groups_)
+      if (group_exists(group)) members.push_back(ProcessInfo{.pid = group, .pgid = group});
+    return members;
   }
   // As a subreaper, ctxrun outlives every member's parent chain: no child left means no member left
-  // (a member is the command or one of its descendants). Otherwise it must look.
+  // (a member is one ctxrun spawned or one of its descendants). Otherwise it must look.
   bool gone(bool has_children) override { return (subreaper_ && !has_children) || members().empty(); }
-  // One kill() reaches the whole group at once: the kernel lets no member fork past it. Where a
-  // nested ctxrun is in the group, its subtree is left to it: then each process is signalled.
+  // One kill() reaches a whole group at once: the kernel lets no member fork past it. Where a
+  // nested ctxrun is in a group, its subtree is left to it: then each process is signalled.
   std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {
-    if (!command_ || (skip_pgid && *command_ == *skip_pgid)) return {};
-    auto group = members();
+    auto all = members();
     if (sig != SIGKILL && proc_is_ours()) {
-      auto targets = group;
+      auto targets = all;
       drop_nested_subtrees(targets);
-      if (targets.size() != group.size()) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
+      if (targets.size() != all.size()) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
     }
-    if (::kill(-*command_, sig) != 0) return {};
-    if (then_cont) ::kill(-*command_, SIGCONT);
-    return group;
+    std::vector<ProcessInfo> signalled;
+    for (pid_t group : groups_) {
+      if (skip_pgid && group == *skip_pgid) continue;
+      if (::kill(-group, sig) != 0) continue;
+      if (then_cont) ::kill(-group, SIGCONT);
+      for (const auto& p : all)
+        if (p.pgid == group) signalled.push_back(p);
+    }
+    return signalled;
   }
 
  private:
+  bool in_groups(pid_t pgid) const { return std::find(groups_.begin(), groups_.end(), pgid) != groups_.end(); }
   bool subreaper_ = [] {
     int flag = 0;
     return prctl(PR_GET_CHILD_SUBREAPER, &flag) == 0 && flag != 0;
   }();
   // kill(-pgid, 0): ESRCH once no process is left in the group. ctxrun reaps before it asks, so a
   // zombie of its own does not count.
-  bool group_exists() const { return ::kill(-*command_, 0) == 0 || errno != ESRCH; }
+  static bool group_exists(pid_t group) { return ::kill(-group, 0) == 0 || errno != ESRCH; }
+  std::vector<pid_t> groups_;  // led by the processes ctxrun spawned, in spawn order
 };
 
 class CgroupTree final : public ProcessTree {

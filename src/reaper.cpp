@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace ctxrun {
@@ -16,6 +17,9 @@ bool Reaper::reap() noexcept {
         status_ = status;
         command_.reset();
         command_ended = true;
+      } else if (auto it = std::find(tracked_.begin(), tracked_.end(), pid); it != tracked_.end()) {
+        tracked_.erase(it);
+        ended_.emplace_back(pid, status);
       } else {
         ++others_;
       }

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace ctxrun {
 
@@ -17,6 +19,19 @@ class Reaper {
   // Reaps every child that has ended (waitpid(-1, WNOHANG), EINTR retried). Returns true if the
   // command was among them.
   bool reap() noexcept;
+
+  // Another child whose end the caller wants to hear of (a service, an exec: probe): its status is
+  // kept for take_ended(), and it is not counted as an orphan.
+  void track(pid_t pid) {
+    tracked_.push_back(pid);
+    ended_.reserve(ended_.size() + tracked_.size());  // reap() is noexcept: it must not allocate
+  }
+  // The tracked children reaped since the last call, with their wait statuses, in the order reaped.
+  std::vector<std::pair<pid_t, int>> take_ended() {
+    auto ended = ended_;
+    ended_.clear();  // keeps its capacity
+    return ended;
+  }
 
   // The command's pid while it is not reaped.
   std::optional<pid_t> command() const noexcept { return command_; }
@@ -32,6 +47,8 @@ class Reaper {
   std::optional<int> status_;
   bool has_children_ = true;
   int others_ = 0;
+  std::vector<pid_t> tracked_;
+  std::vector<std::pair<pid_t, int>> ended_;
 };
 
 }  // namespace ctxrun

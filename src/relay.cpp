@@ -49,18 +49,22 @@ bool writable_now(int fd) {
 }  // namespace
 
 struct OutputRelay::Stream {
-  int dst = -1;        // ctxrun's fd 1 or 2
+  int dst = -1;        // ctxrun's fd 1 or 2 (a labelled stream: its own copy of it)
+  int origin = 1;      // 1 or 2: which of ctxrun's fds the bytes go to
   unique_fd src;       // the pipe's read end, non-blocking; empty once closed
   unique_fd child;     // the pipe's write end, until the command has it
   bool splice = true;  // false: read/write (track_lines, or splice refused)
   bool blocked = false;
-  bool may_block = true;  // dst is a pipe, socket or terminal (not a file, not /dev/null)
-  std::string pending;    // read/write mode: read, not yet written
-  char last = '\n';       // the last byte written to dst (read/write mode)
+  bool may_block = true;   // dst is a pipe, socket or terminal (not a file, not /dev/null)
+  std::string pending;     // read/write mode: read, not yet written
+  std::string label;       // put before each line (a labelled service's stream)
+  bool line_start = true;  // the next byte read starts a line (labelled streams)
+  unique_fd own_dst;       // a labelled stream's copy of fd 1 or 2: the loop watches one fd per stream
+  char last = '\n';        // the last byte written to dst (read/write mode)
   std::uint64_t bytes = 0;
 };
 
-Result<std::unique_ptr<OutputRelay>> OutputRelay::make(bool track_lines) {
+Result<std::unique_ptr<OutputRelay>> OutputRelay::make(bool track_lines, bool relay_main) {
   std::unique_ptr<OutputRelay> relay(new OutputRelay());
   relay->track_lines_ = track_lines;
   bool out_open = is_callers(1), err_open = is_callers(2);
@@ -70,6 +74,7 @@ Result<std::unique_ptr<OutputRelay>> OutputRelay::make(bool track_lines) {
     if (pipe2(fds, O_CLOEXEC) != 0) return fmt::format("cannot make the output relay's pipe: {}", std::strerror(errno));
     auto s = std::make_unique<Stream>();
     s->dst = dst;
+    s->origin = dst;
     struct stat st {};
     s->may_block = fstat(dst, &st) != 0 || !(S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(dst)));
     s->src.reset(fds[0]);
@@ -81,7 +86,7 @@ Result<std::unique_ptr<OutputRelay>> OutputRelay::make(bool track_lines) {
   };
   for (auto [open, dst, into] :
        {std::tuple{out_open, 1, &relay->out_}, std::tuple{err_open && !relay->merged_, 2, &relay->err_}}) {
-    if (!open) continue;
+    if (!open || !relay_main) continue;
     auto made = stream(dst);
     if (auto* error = std::get_if<std::string>(&made)) return *error;
     *into = std::move(std::get<std::unique_ptr<Stream>>(made));
@@ -90,6 +95,39 @@ Result<std::unique_ptr<OutputRelay>> OutputRelay::make(bool track_lines) {
 }
 
 OutputRelay::~OutputRelay() = default;
+
+std::vector<OutputRelay::Stream*> OutputRelay::streams() const {
+  std::vector<Stream*> all;
+  for (auto* s : {out_.get(), err_.get()})
+    if (s) all.push_back(s);
+  for (const auto& s : labelled_) all.push_back(s.get());
+  return all;
+}
+
+Result<OutputRelay::Labelled> OutputRelay::add_labelled(const std::string& label) {
+  Labelled ends;
+  bool out_open = is_callers(1), err_open = is_callers(2);
+  for (auto [open, dst, end] : {std::tuple{out_open, 1, &ends.out}, std::tuple{err_open && !merged_, 2, &ends.err}}) {
+    if (!open) continue;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return fmt::format("cannot make the output relay's pipe: {}", std::strerror(errno));
+    auto s = std::make_unique<Stream>();
+    s->src.reset(fds[0]);
+    end->reset(fds[1]);
+    s->own_dst.reset(fcntl(dst, F_DUPFD_CLOEXEC, 3));
+    if (!s->own_dst) return fmt::format("cannot duplicate fd {} for the output relay: {}", dst, std::strerror(errno));
+    s->dst = s->own_dst.get();
+    s->origin = dst;
+    struct stat st {};
+    s->may_block = fstat(dst, &st) != 0 || !(S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(dst)));
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    s->splice = false;  // the label goes in between
+    s->label = label;
+    labelled_.push_back(std::move(s));
+    if (loop_) watch(*labelled_.back());
+  }
+  return ends;
+}
 
 int OutputRelay::child_stdout() const noexcept { return out_ ? out_->child.get() : -1; }
 
@@ -103,8 +141,17 @@ void OutputRelay::close_child_ends() noexcept {
     if (s) s->child.reset();
 }
 
-std::uint64_t OutputRelay::stdout_bytes() const noexcept { return out_ ? out_->bytes : 0; }
-std::uint64_t OutputRelay::stderr_bytes() const noexcept { return err_ ? err_->bytes : 0; }
+// Bytes from the tree (labels not counted), by the fd they went to; merged: all on stdout.
+std::uint64_t OutputRelay::bytes_to(int origin) const noexcept {
+  std::uint64_t n = 0;
+  for (auto* s : {out_.get(), err_.get()})
+    if (s && s->origin == origin) n += s->bytes;
+  for (const auto& s : labelled_)
+    if (s->origin == origin) n += s->bytes;
+  return n;
+}
+std::uint64_t OutputRelay::stdout_bytes() const noexcept { return bytes_to(1); }
+std::uint64_t OutputRelay::stderr_bytes() const noexcept { return bytes_to(2); }
 
 OutputRelay::Stream* OutputRelay::stderr_stream() noexcept { return merged_ ? out_.get() : err_.get(); }
 
@@ -112,8 +159,7 @@ void OutputRelay::attach(EventLoop& loop, std::function<void()> on_output, std::
   loop_ = &loop;
   on_output_ = std::move(on_output);
   on_blocked_ = std::move(on_blocked);
-  for (auto* s : {out_.get(), err_.get()})
-    if (s) watch(*s);
+  for (auto* s : streams()) watch(*s);
 }
 
 // Waits for what the stream needs next: the caller's side to take bytes, or the command to write.
@@ -185,7 +231,16 @@ void OutputRelay::pump(Stream& s) {
       char buf[kChunk];
       n = ::read(s.src.get(), buf, sizeof buf);
       if (n > 0) {
-        s.pending.assign(buf, static_cast<std::size_t>(n));
+        if (s.label.empty()) {
+          s.pending.assign(buf, static_cast<std::size_t>(n));
+        } else {
+          s.pending.clear();
+          for (char c : std::string_view(buf, static_cast<std::size_t>(n))) {
+            if (s.line_start) s.pending += s.label;
+            s.pending += c;
+            s.line_start = c == '\n';
+          }
+        }
         s.bytes += static_cast<std::uint64_t>(n);
         continue;
       }
@@ -232,11 +287,12 @@ void OutputRelay::write_stderr_line(const std::string& line) {
 
 void OutputRelay::finish(std::initializer_list<int> wake_fds, const std::function<bool()>& give_up) noexcept {
   try {
-    for (auto* s : {out_.get(), err_.get()}) {
-      if (!s) continue;
-      if (loop_) {
-        if (s->src) loop_->unwatch(s->src.get());
-        loop_->unwatch(s->dst);
+    auto all = streams();
+    auto* loop = loop_;
+    for (auto* s : all) {
+      if (loop) {
+        if (s->src) loop->unwatch(s->src.get());
+        loop->unwatch(s->dst);
       }
       // What is in the pipe now, and what is still pending, goes out: the caller's side is waited
       // for (as the command would have waited on its write), writers that are still there are not;

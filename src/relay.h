@@ -25,16 +25,19 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ctxrun/result.h"
+#include "ctxrun/unique_fd.h"
 #include "event_loop.h"
 
 namespace ctxrun {
 
 class OutputRelay {
  public:
-  // Makes the pipes for those of ctxrun's fds 1 and 2 that are open.
-  static Result<std::unique_ptr<OutputRelay>> make(bool track_lines);
+  // Makes the pipes for those of ctxrun's fds 1 and 2 that are open; with `relay_main` false, none
+  // for the command itself (only labelled streams will be added: the command writes directly).
+  static Result<std::unique_ptr<OutputRelay>> make(bool track_lines, bool relay_main = true);
   ~OutputRelay();
   OutputRelay(const OutputRelay&) = delete;
   OutputRelay& operator=(const OutputRelay&) = delete;
@@ -46,6 +49,14 @@ class OutputRelay {
   // Once the command is spawned: ctxrun's copies of the write ends go, so that the pipes reach EOF
   // when the tree has closed them.
   void close_child_ends() noexcept;
+
+  // A service's output, each line prefixed with `label` (--label: "[NAME] "), to the same fds 1 and 2
+  // (one pipe when they are the same open file). Returns the write ends for the service's stdout and
+  // stderr (-1: that fd of ctxrun is closed): the caller closes them once the service is spawned.
+  struct Labelled {
+    unique_fd out, err;  // err is empty when merged: out then serves both
+  };
+  Result<Labelled> add_labelled(const std::string& label);
 
   // Relays through `loop`: `on_output` after bytes went out, `on_blocked(true)` when the caller's
   // side stops taking them, `on_blocked(false)` when it takes them again.
@@ -69,8 +80,11 @@ class OutputRelay {
   void pump(Stream& s);
   void watch(Stream& s);
   Stream* stderr_stream() noexcept;
+  std::vector<Stream*> streams() const;
+  std::uint64_t bytes_to(int origin) const noexcept;
 
   std::unique_ptr<Stream> out_, err_;  // err_ is empty when merged (out_ carries both)
+  std::vector<std::unique_ptr<Stream>> labelled_;
   bool merged_ = false;
   bool track_lines_ = false;
   EventLoop* loop_ = nullptr;

@@ -112,6 +112,29 @@ std::string guard_json(const Outcome& o) {
   return fmt::format("\"idle\":{},\"output\":{},\"diagnose\":{}", idle, output, diagnose);
 }
 
+// --with and --ready: each service and probe, and which service ended the run.
+std::string services_json(const Outcome& o) {
+  std::string services = "[";
+  for (const auto& s : o.services)
+    services += fmt::format(
+        "{}{{\"name\":{},\"command\":{},\"pid\":{},\"started\":{},\"ready\":{},\"status\":{},\"stopped\":{}}}",
+        services.size() > 1 ? "," : "", quote(s.name), quote(s.command), s.pid ? std::to_string(*s.pid) : "null",
+        optional_time(s.started), optional_time(s.ready), wait_status_json(s.status), s.stopped ? "true" : "false");
+  services += "]";
+  std::string probes = "[";
+  for (const auto& p : o.probes)
+    probes +=
+        fmt::format("{}{{\"probe\":{},\"ready\":{},\"attempts\":{},\"ready_after_seconds\":{},\"last_error\":{}}}",
+                    probes.size() > 1 ? "," : "", quote(p.probe), p.ready ? "true" : "false", p.attempts,
+                    p.ready_after_seconds ? fmt::format("{:.6f}", *p.ready_after_seconds) : "null",
+                    p.last_error ? quote(*p.last_error) : "null");
+  probes += "]";
+  std::string failed = o.failed_service && *o.failed_service < o.services.size()
+                           ? quote(o.services[*o.failed_service].name)
+                           : "null";
+  return fmt::format("\"services\":{},\"probes\":{},\"failed_service\":{}", services, probes, failed);
+}
+
 // --attempts: every attempt, and why there was no further one (both null with one attempt).
 std::string attempts_json(const Attempts* attempts) {
   if (!attempts) return "\"attempts\":null,\"retry_stopped\":null";
@@ -157,7 +180,8 @@ std::string report_json(const ReportFacts& f) {
       f.exit.die_of_signal ? quote(signal_name(f.exit.die_of_signal)) : "null", argv,
       o.command_started ? "true" : "false", command_status(o), quote(format_rfc3339(f.started)),
       optional_time(f.deadline), seconds(f.elapsed), quote(f.tree_backend), steps, o.processes_torn_down, survivors,
-      guard_json(o) + "," + attempts_json(f.attempts), o.error.empty() ? "null" : quote(o.error));
+      guard_json(o) + "," + attempts_json(f.attempts) + "," + services_json(o),
+      o.error.empty() ? "null" : quote(o.error));
 }
 
 namespace {

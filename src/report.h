@@ -13,7 +13,7 @@
 
 namespace ctxrun {
 
-inline constexpr int kReportVersion = 2;
+inline constexpr int kReportVersion = 3;
 
 struct ReportFacts {
   const RunOptions& options;

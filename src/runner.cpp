@@ -16,6 +16,7 @@
 #include "diagnose.h"
 #include "event_loop.h"
 #include "kill_phase.h"
+#include "probe_set.h"
 #include "reaper.h"
 #include "relay.h"
 #include "spawn.h"
@@ -38,6 +39,10 @@ std::string wait_status_text(int status) {
                            : fmt::format("killed by {}", signal_name(WTERMSIG(status)));
 }
 
+wall_time wall_now() {
+  return std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+}
+
 class Run {
  public:
   Run(const Command& cmd, ContextPtr ctx, SignalRegime& signals, ProcessTree& tree)
@@ -46,7 +51,7 @@ class Run {
   Outcome go();
 
  private:
-  enum class Phase { running, leftovers, dumping, stopping, killing, done };
+  enum class Phase { starting, running, leftovers, dumping, stopping, killing, done };
 
   template <typename... Args>
   void trace(fmt::format_string<Args...> format, Args&&... args) const {
@@ -57,6 +62,7 @@ class Run {
   void handle_signals();
   void reap();
   void note_command_end();
+  void note_tracked_ends();
   // Moves to the next phase as long as the state says so.
   void advance();
   void advance_once();
@@ -64,6 +70,8 @@ class Run {
   // Transitions.
   void end_context();
   void end_by_idleness();
+  void end_by_service();
+  void end_by_ready_timeout();
   void before_stop(int first_signal);
   void describe_tree();
   void run_expiry_hook();
@@ -83,6 +91,12 @@ class Run {
   void count(const std::vector<ProcessInfo>& signalled);
   std::vector<std::string> command_environment() const;
   Status start_watch();
+  // Spawning: the services, the exec: probes, the command. Each lands in the tree.
+  Result<pid_t> spawn_into_tree(const std::vector<std::string>& argv, int stdin_fd, int stdout_fd, int stderr_fd);
+  Status start_services();
+  Status start_probes();
+  void start_command();
+  void spawn_failed(std::string error);
 
   const Command& cmd_;
   ContextPtr ctx_;
@@ -113,6 +127,11 @@ class Run {
   bool cancel_from_terminal_ = false;
   bool cancel_from_enclosing_ = false;                   // sent by the enclosing ctxrun: stop by our own policy
   std::set<std::pair<pid_t, std::uint64_t>> torn_down_;  // distinct processes signalled
+  // Services (Command::services): out_.services holds each one's report; the first to end on its own.
+  std::vector<std::string> env_;  // the environment of everything spawned
+  unique_fd dev_null_;            // the services' stdin; the exec: probes' stdin, stdout and stderr
+  std::unique_ptr<ProbeSet> probes_;
+  std::optional<std::size_t> service_ended_;
 };
 
 void Run::handle_signals() {
@@ -171,6 +190,26 @@ bool Run::enclosing_teardown() const {
 void Run::reap() {
   reaper_.reap();
   note_command_end();
+  note_tracked_ends();
+}
+
+// Services and exec: probes that ended. A service that ends while the command has not (before it
+// started, or while it runs) and the context still stands ends the run (errgroup); one that ends
+// in the teardown, or after the command, was stopped.
+void Run::note_tracked_ends() {
+  for (auto [pid, status] : reaper_.take_ended()) {
+    if (probes_ && probes_->exec_ended(pid, status)) continue;
+    for (std::size_t i = 0; i < out_.services.size(); ++i) {
+      auto& service = out_.services[i];
+      if (service.pid != pid) continue;
+      service.status = status;
+      bool on_its_own = (phase_ == Phase::starting || phase_ == Phase::running) && !out_.command_reaped &&
+                        !ctx_->err() && !idle_fired_;
+      service.stopped = !on_its_own;
+      trace("service '{}' (pid {}) ended: {}", service.name, pid, wait_status_text(status));
+      if (on_its_own && !service_ended_) service_ended_ = i;
+    }
+  }
 }
 
 // Records the command's end once the reaper has seen it (here, or in the kill phase).
@@ -190,14 +229,14 @@ void Run::note_output() {
   last_output_ = Clock::now();
   out_.output.last_output = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
   // Once the run is ending (a thread dump relayed during --dump-signal): no idleness, no heartbeat.
-  if (phase_ == Phase::running || phase_ == Phase::leftovers) arm_watch_timers();
+  if (phase_ == Phase::starting || phase_ == Phase::running || phase_ == Phase::leftovers) arm_watch_timers();
 }
 
 // A slow reader downstream is not a silent command: while the caller's side takes nothing, the idle
 // clock stands still, and it starts again from the whole limit once the reader takes more.
 void Run::note_blocked(bool blocked) {
   blocked_streams_ += blocked ? 1 : -1;
-  if (!idle_timer_ || (phase_ != Phase::running && phase_ != Phase::leftovers)) return;
+  if (!idle_timer_ || (phase_ != Phase::starting && phase_ != Phase::running && phase_ != Phase::leftovers)) return;
   if (blocked_streams_ > 0) idle_timer_->disarm();
   else idle_timer_->arm(*cmd_.watch.idle);
 }
@@ -231,8 +270,17 @@ void Run::advance() {
 
 void Run::advance_once() {
   switch (phase_) {
+    case Phase::starting:
+      if (service_ended_) end_by_service();
+      else if (ctx_->err()) end_context();
+      else if (idle_fired_) end_by_idleness();
+      else if (probes_->expired()) end_by_ready_timeout();
+      else if (probes_->ready()) start_command();
+      return;
     case Phase::running:
-      if (idle_fired_ && !out_.command_reaped) {
+      if (service_ended_ && !out_.command_reaped) {
+        end_by_service();
+      } else if (idle_fired_ && !out_.command_reaped) {
         end_by_idleness();
       } else if (out_.command_reaped) {
         // A command killed by a signal once the context is done (a timer not yet read, an
@@ -282,6 +330,29 @@ void Run::end_context() {
     stop(cancel_signal_, cancel_from_terminal_ ? std::optional<pid_t>(getpgrp()) : std::nullopt);
   else if (out_.ending == Ending::deadline_exceeded) before_stop(cmd_.stop.signal);
   else stop(cmd_.stop.signal, std::nullopt);
+}
+
+// A service ended on its own: the run is over (Go's errgroup: the first failure cancels the rest).
+void Run::end_by_service() {
+  const auto& service = out_.services[*service_ended_];
+  out_.ending = Ending::service_failed;
+  out_.failed_service = service_ended_;
+  int status = *service.status;
+  out_.cause = fmt::format("service '{}' {} {}", service.name,
+                           WIFEXITED(status) ? fmt::format("exited with status {}", WEXITSTATUS(status))
+                                             : fmt::format("was killed by {}", signal_name(WTERMSIG(status))),
+                           out_.command_started ? "while the command ran" : "before the command started");
+  ended_on_its_own_ = false;
+  trace("{}: tearing everything down", out_.cause);
+  stop(cmd_.stop.signal, std::nullopt);
+}
+
+void Run::end_by_ready_timeout() {
+  out_.ending = Ending::deadline_exceeded;
+  out_.cause = *probes_->expired();
+  ended_on_its_own_ = false;
+  trace("context deadline exceeded after {} ({})", millis(Clock::now() - start_), out_.cause);
+  before_stop(cmd_.stop.signal);
 }
 
 void Run::end_by_idleness() {
@@ -370,8 +441,10 @@ void Run::after_command_exit() {
 }
 
 void Run::stop(int first_signal, std::optional<pid_t> skip_pgid) {
-  // From here on the context's end, idleness and heartbeats change nothing.
+  // From here on the context's end, idleness, heartbeats and probes change nothing.
   loop_.unwatch(ctx_->done_fd());
+  if (probes_) probes_->stop();
+  if (relay_) relay_->close_child_ends();  // the command will not start now
   for (auto* timer : {&idle_timer_, &heartbeat_timer_})
     if (*timer) loop_.unwatch((*timer)->fd());
   phase_ = Phase::stopping;
@@ -402,6 +475,7 @@ void Run::kill() {
   phase_ = Phase::killing;
   auto result = kill_phase(tree_, reaper_, timer_, signals_.fd(), [this] { handle_signals(); });
   note_command_end();
+  note_tracked_ends();
   count(result.killed);
   out_.survivors = std::move(result.survivors);
   out_.teardown.push_back(
@@ -433,12 +507,13 @@ Status Run::start_watch() {
     if (!(*timer)->ok()) return fmt::format("cannot create a timer: {}", std::strerror((*timer)->error()));
   }
   // The heartbeat's line must start a line: the relay then knows each stream's last byte.
-  auto made = OutputRelay::make(cmd_.watch.heartbeat.has_value());
+  bool watch_main = cmd_.watch.idle || cmd_.watch.heartbeat;
+  auto made = OutputRelay::make(cmd_.watch.heartbeat.has_value(), watch_main);
   if (auto* error = std::get_if<std::string>(&made)) return *error;
   relay_ = std::move(std::get<std::unique_ptr<OutputRelay>>(made));
   out_.output.relayed = true;
   out_.output.merged = relay_->merged();
-  if (isatty(1) || isatty(2))
+  if (watch_main && (isatty(1) || isatty(2)))
     trace("the command's output now goes through a pipe, not the terminal: it may buffer or drop colour");
   return std::nullopt;
 }
@@ -449,6 +524,115 @@ std::vector<std::string> Run::command_environment() const {
     if (std::strncmp(*e, "CTXRUN_DEADLINE=", 16) != 0) env.emplace_back(*e);
   if (auto deadline = ctx_->deadline()) env.push_back("CTXRUN_DEADLINE=" + format_unix(*deadline));
   return env;
+}
+
+Result<pid_t> Run::spawn_into_tree(const std::vector<std::string>& argv, int stdin_fd, int stdout_fd, int stderr_fd) {
+  auto spawned = spawn(SpawnRequest{.argv = argv,
+                                    .env = env_,
+                                    .signals = signals_,
+                                    .tree = tree_,
+                                    .stdout_fd = stdout_fd,
+                                    .stderr_fd = stderr_fd,
+                                    .stdin_fd = stdin_fd});
+  if (auto* failure = std::get_if<SpawnFailure>(&spawned))
+    return fmt::format("{}{}", failure->in_fork ? "fork: " : "", std::strerror(failure->error));
+  pid_t pid = std::get<pid_t>(spawned);
+  tree_.started(pid);
+  return pid;
+}
+
+// The services, in order, each through sh -c, its stdin /dev/null (the caller's is the command's).
+Status Run::start_services() {
+  for (const auto& service : cmd_.services) {
+    OutputRelay::Labelled labelled;
+    if (cmd_.label_services && relay_) {
+      auto made = relay_->add_labelled("[" + service.name + "] ");
+      if (auto* error = std::get_if<std::string>(&made)) return *error;
+      labelled = std::move(std::get<OutputRelay::Labelled>(made));
+    }
+    int out = labelled.out ? labelled.out.get() : relay_ ? relay_->child_stdout() : -1;
+    int err = labelled.err   ? labelled.err.get()
+              : labelled.out ? labelled.out.get()
+              : relay_       ? relay_->child_stderr()
+                             : -1;
+    auto spawned = spawn_into_tree({"/bin/sh", "-c", service.command}, dev_null_.get(), out, err);
+    if (auto* error = std::get_if<std::string>(&spawned))
+      return fmt::format("cannot start service '{}': {}", service.name, *error);
+    pid_t pid = std::get<pid_t>(spawned);
+    reaper_.track(pid);
+    out_.services.push_back({.name = service.name, .command = service.command, .pid = pid, .started = wall_now()});
+    trace("started service '{}' as pid {}: {}", service.name, pid, service.command);
+  }
+  return std::nullopt;
+}
+
+Status Run::start_probes() {
+  if (cmd_.ready.probes.empty()) return std::nullopt;
+  ProbeSet::Hooks hooks{
+      .start_exec = [this](const std::string& command) -> Result<pid_t> {
+        int null = dev_null_.get();
+        auto spawned = spawn_into_tree({"/bin/sh", "-c", command}, null, null, null);
+        if (auto* pid = std::get_if<pid_t>(&spawned)) reaper_.track(*pid);
+        return spawned;
+      },
+      .trace = cmd_.trace,
+  };
+  auto made = ProbeSet::make(cmd_.ready, loop_, std::move(hooks));
+  if (auto* error = std::get_if<std::string>(&made)) return *error;
+  probes_ = std::move(std::get<std::unique_ptr<ProbeSet>>(made));
+  trace("waiting for {} probe{}, for at most {}", cmd_.ready.probes.size(), cmd_.ready.probes.size() == 1 ? "" : "s",
+        cmd_.ready.limit_text);
+  return std::nullopt;
+}
+
+// Something could not be started: nothing more is, and what was (the services) is torn down.
+void Run::spawn_failed(std::string error) {
+  out_.ending = Ending::error;
+  out_.error = std::move(error);
+  if (out_.services.empty()) {
+    phase_ = Phase::done;
+    return;
+  }
+  trace("{}: tearing the services down", out_.error);
+  stop(cmd_.stop.signal, std::nullopt);
+}
+
+void Run::start_command() {
+  phase_ = Phase::running;
+  if (probes_) probes_->stop();
+  auto now = wall_now();
+  for (auto& service : out_.services) service.ready = now;
+  unique_fd null_stdin;
+  if (cmd_.stdin_null) {
+    null_stdin.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!null_stdin)
+      return spawn_failed(fmt::format("cannot open /dev/null for the command's stdin: {}", std::strerror(errno)));
+  }
+  bool watch_main = cmd_.watch.idle || cmd_.watch.heartbeat;
+  auto spawned = spawn(SpawnRequest{.argv = cmd_.argv,
+                                    .env = env_,
+                                    .signals = signals_,
+                                    .tree = tree_,
+                                    .stdout_fd = relay_ && watch_main ? relay_->child_stdout() : -1,
+                                    .stderr_fd = relay_ && watch_main ? relay_->child_stderr() : -1,
+                                    .stdin_fd = null_stdin.get()});
+  if (relay_) relay_->close_child_ends();
+  if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
+    out_.spawn_exit = failure->exit_status();
+    out_.tree_refused_command = failure->in_tree_setup;
+    const std::string& name = cmd_.argv[0];
+    return spawn_failed(
+        failure->in_tree_setup
+            ? fmt::format("the command could not enter the {} tree: {}", tree_.name(), std::strerror(failure->error))
+        : failure->before_exec ? fmt::format("cannot start command '{}': {}{}", name, failure->in_fork ? "fork: " : "",
+                                             std::strerror(failure->error))
+                               : fmt::format("failed to run command '{}': {}", name, std::strerror(failure->error)));
+  }
+  pid_t command = std::get<pid_t>(spawned);
+  reaper_.expect(command);
+  out_.command_started = true;
+  tree_.started(command);
+  trace("started '{}' as pid {}", cmd_.argv[0], command);
 }
 
 Outcome Run::go() {
@@ -462,55 +646,25 @@ Outcome Run::go() {
     out_.error = fmt::format("cannot create a timer: {}", std::strerror(timer_.error()));
     return out_;
   }
-  if (cmd_.watch.idle || cmd_.watch.heartbeat) {
+  if (cmd_.watch.idle || cmd_.watch.heartbeat || (cmd_.label_services && !cmd_.services.empty())) {
     if (auto error = start_watch()) {
       out_.ending = Ending::error;
       out_.error = *error;
       return out_;
     }
   }
-  auto env = command_environment();
-  unique_fd null_stdin;
-  if (cmd_.stdin_null) {
-    null_stdin.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!null_stdin) {
+  env_ = command_environment();
+  if (!cmd_.services.empty() || !cmd_.ready.probes.empty()) {
+    dev_null_.reset(open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!dev_null_) {
       out_.ending = Ending::error;
-      out_.error = fmt::format("cannot open /dev/null for the command's stdin: {}", std::strerror(errno));
+      out_.error = fmt::format("cannot open /dev/null: {}", std::strerror(errno));
       return out_;
     }
   }
-  auto spawned = spawn(SpawnRequest{.argv = cmd_.argv,
-                                    .env = env,
-                                    .signals = signals_,
-                                    .tree = tree_,
-                                    .stdout_fd = relay_ ? relay_->child_stdout() : -1,
-                                    .stderr_fd = relay_ ? relay_->child_stderr() : -1,
-                                    .stdin_fd = null_stdin.get()});
-  if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
-    out_.ending = Ending::error;
-    out_.spawn_exit = failure->exit_status();
-    out_.tree_refused_command = failure->in_tree_setup;
-    const std::string& name = cmd_.argv[0];
-    out_.error = failure->in_tree_setup ? fmt::format("the command could not enter the {} tree: {}", tree_.name(),
-                                                      std::strerror(failure->error))
-                 : failure->before_exec
-                     ? fmt::format("cannot start command '{}': {}{}", name, failure->in_fork ? "fork: " : "",
-                                   std::strerror(failure->error))
-                     : fmt::format("failed to run command '{}': {}", name, std::strerror(failure->error));
-    return out_;
-  }
-  pid_t command = std::get<pid_t>(spawned);
-  reaper_.expect(command);
-  if (relay_) {
-    relay_->close_child_ends();
+  if (relay_)
     relay_->attach(
         loop_, [this] { note_output(); }, [this](bool blocked) { note_blocked(blocked); });
-    arm_watch_timers();
-  }
-  out_.command_started = true;
-  tree_.started(command);
-  trace("started '{}' as pid {}", cmd_.argv[0], command);
-
   loop_.watch(signals_.fd(), POLLIN, [this](short) { handle_signals(); });
   loop_.watch(ctx_->done_fd(), POLLIN, [](short) {});  // advance() reads ctx_->err()
   loop_.watch(timer_.fd(), POLLIN, [this](short) { timer_fired_ = timer_.fired(); });
@@ -521,6 +675,17 @@ Outcome Run::go() {
     loop_.watch(heartbeat_timer_->fd(), POLLIN, [this](short) {
       if (heartbeat_timer_->fired()) say_still_running();
     });
+  if (relay_) arm_watch_timers();
+  Status started = start_services();
+  if (!started) started = start_probes();
+  if (started) {
+    spawn_failed(*started);
+  } else if (probes_) {
+    phase_ = Phase::starting;
+    probes_->start();
+  } else {
+    start_command();
+  }
   advance();
   while (phase_ != Phase::done) {
     loop_.wait_once();
@@ -538,6 +703,7 @@ Outcome Run::go() {
     out_.output.stdout_bytes = relay_->stdout_bytes();
     out_.output.stderr_bytes = relay_->stderr_bytes();
   }
+  if (probes_) out_.probes = probes_->reports();
   out_.processes_torn_down = static_cast<int>(torn_down_.size());
   int orphans = reaper_.others_reaped();
   trace("reaped {} orphaned process{} besides the command", orphans, orphans == 1 ? "" : "es");

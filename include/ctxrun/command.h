@@ -55,6 +55,28 @@ struct StopPolicy {
   std::optional<std::chrono::nanoseconds> grace = std::chrono::seconds(10);
 };
 
+// A service the command needs (a server its tests talk to): started before the command, under the
+// same context, in the same tree, and torn down with everything else (Command::services).
+struct Service {
+  // Names it in messages, the report and --label's prefix. Must not be empty.
+  std::string name;
+  // Run through `sh -c`.
+  std::string command;
+};
+
+// When the services are ready (Command::ready): every probe has succeeded once.
+struct Readiness {
+  // "tcp://HOST:PORT", "http://...", "https://...", "unix:///path", "file:///path", "exec:CMD"
+  // (ctxrun(1), SERVICES). Empty: the command starts as soon as the services are spawned.
+  std::vector<std::string> probes;
+  // How long the probes may take in all; then the run ends as DeadlineExceeded with the cause
+  // "ready timeout LIMIT_TEXT: PROBE (its last error)". Always bounded by the context too.
+  std::chrono::nanoseconds limit = std::chrono::minutes(5);
+  std::string limit_text = "5m";
+  // HTTP(S) probes: ready on exactly this status; nullopt: on any 2xx or 3xx.
+  std::optional<long> http_status;
+};
+
 // One command and how to run it. Build it with designated initializers.
 struct Command {
   // The command and its arguments; argv[0] is looked up in PATH unless it contains a '/'. Must not
@@ -109,6 +131,16 @@ struct Command {
   // The command's stdin is /dev/null instead of the caller's (a retried attempt: the first one may
   // have read the caller's stdin to its end).
   bool stdin_null = false;
+  // Services under the same context (Go's errgroup.WithContext): started first, in order; the
+  // command starts once `ready`'s probes have all succeeded. A service that ends on its own (any
+  // status) before the command ends cancels the run (Ending::service_failed); when the command
+  // ends, the services are torn down with the rest of the tree (OrphanPolicy::kill; the other
+  // policies are refused with services), which is never a failure.
+  std::vector<Service> services;
+  Readiness ready;
+  // Each line a service writes on stdout or stderr comes out prefixed with "[NAME] " (the output
+  // then passes through the process, as for Command::watch).
+  bool label_services = false;
 };
 
 // The signals run_command takes over while it runs: SIGINT, SIGTERM, SIGHUP and SIGQUIT end the

@@ -2,7 +2,10 @@
 // README and ctxrun(1), EXIT STATUS).
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +27,7 @@ enum class Ending {
   signaled,           // the command died of a signal on its own
   deadline_exceeded,  // the deadline passed
   canceled,           // a cancelling signal reached ctxrun, or (run_command) the caller's context was cancelled
+  service_failed,     // a service (Command::services) ended on its own before the command did
   error,              // ctxrun could not do its job (bad usage, spawn failure, survivors)
 };
 
@@ -61,6 +65,26 @@ struct DumpReport {
   bool main_exited = false;  // the command ended within the wait
 };
 
+// A service of the run (Command::services) and how it ended.
+struct ServiceReport {
+  std::string name;
+  std::string command;
+  std::optional<pid_t> pid;  // nullopt: it could not be started
+  std::optional<wall_time> started;
+  std::optional<wall_time> ready;  // when every probe had succeeded (the command's start)
+  std::optional<int> status;       // its wait status, once reaped
+  bool stopped = false;            // it ended in ctxrun's teardown, not on its own
+};
+
+// A readiness probe (Command::ready) and how it went.
+struct ProbeReport {
+  std::string probe;
+  bool ready = false;
+  int attempts = 0;
+  std::optional<double> ready_after_seconds;  // from the probes' start
+  std::optional<std::string> last_error;      // the last failed attempt's reason
+};
+
 struct Outcome {
   Ending ending = Ending::error;
   std::string cause;                  // "timeout 2s", "SIGINT", ...: what ended the context
@@ -79,6 +103,10 @@ struct Outcome {
   bool idle_expired = false;                           // the run ended by idleness
   std::optional<HookReport> on_expire;
   std::optional<DumpReport> dump;
+  std::vector<ServiceReport> services;
+  std::vector<ProbeReport> probes;
+  // Ending::service_failed: the index in `services` of the one that ended the run.
+  std::optional<std::size_t> failed_service;
 };
 
 // How ctxrun ends: exit with `status`, or, when `die_of_signal` is set, die of that signal (and

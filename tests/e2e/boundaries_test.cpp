@@ -145,7 +145,7 @@ json::Value report_of(std::vector<std::string> args, Exit& exit, const std::stri
   REQUIRE_MESSAGE(parsed.has_value(), "not JSON: " << text);
   const auto& r = *parsed;
   // Every field, whatever the outcome.
-  CHECK(r["version"].num() == 2);
+  CHECK(r["version"].num() == 3);
   for (auto key : {"outcome", "start_time", "tree_backend"}) CHECK(!r[key].str().empty());
   for (auto key : {"cause", "signal", "dies_of_signal", "deadline", "error", "exit_status", "elapsed_seconds"})
     CHECK_NOTHROW((void)r[key]);

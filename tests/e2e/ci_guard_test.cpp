@@ -77,7 +77,7 @@ Reported run_reported(const std::string& name, std::vector<std::string> args, Sp
   auto parsed = json::parse(text);
   REQUIRE_MESSAGE(parsed.has_value(), "not JSON: " << text << "; " << r.exit.describe());
   r.report = *parsed;
-  REQUIRE_MESSAGE(r.report["version"].num() == 2, text << "; " << r.exit.describe());
+  REQUIRE_MESSAGE(r.report["version"].num() == 3, text << "; " << r.exit.describe());
   for (auto key : {"idle", "output", "diagnose"}) REQUIRE_NOTHROW((void)r.report[key]);
   return r;
 }
@@ -86,7 +86,7 @@ json::Value parse_report(const std::string& path) {
   auto text = slurp(path);
   auto parsed = json::parse(text);
   REQUIRE_MESSAGE(parsed.has_value(), "not JSON: " << text);
-  REQUIRE_MESSAGE((*parsed)["version"].num() == 2, text);
+  REQUIRE_MESSAGE((*parsed)["version"].num() == 3, text);
   for (auto key : {"idle", "output", "diagnose"}) REQUIRE_NOTHROW((void)(*parsed)[key]);
   return *parsed;
 }

@@ -99,7 +99,7 @@ json::Value parse_report(const std::string& path) {
   auto text = slurp(path);
   auto parsed = json::parse(text);
   REQUIRE_MESSAGE(parsed.has_value(), "not JSON: " << text);
-  REQUIRE_MESSAGE((*parsed)["version"].num() == 2, text);
+  REQUIRE_MESSAGE((*parsed)["version"].num() == 3, text);
   REQUIRE_NOTHROW((void)(*parsed)["attempts"]);
   REQUIRE_NOTHROW((void)(*parsed)["retry_stopped"]);
   return *parsed;

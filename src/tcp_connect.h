@@ -1,0 +1,53 @@
+// TcpConnect: tcp:// probes without libcurl (a fully static build, CTXRUN_CURL=OFF). A
+// non-blocking connect to each address in turn, driven from the runner's EventLoop. Only numeric
+// addresses and `localhost` (::1, then 127.0.0.1): without libcurl's resolver ctxrun has no
+// resolver that cannot block the loop, and a static glibc cannot load NSS modules in an empty root.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ctxrun/result.h"
+#include "ctxrun/unique_fd.h"
+#include "event_loop.h"
+
+namespace ctxrun {
+
+struct TcpAddress {
+  sockaddr_storage address{};
+  socklen_t length = 0;
+};
+
+// The addresses of "HOST:PORT" (HOST numeric, [IPv6], or localhost), or why not.
+Result<std::vector<TcpAddress>> numeric_addresses(std::string_view host_port);
+
+class TcpConnect {
+ public:
+  // `on_done` hears nullopt once one address took the connection, else the last address's error.
+  TcpConnect(EventLoop& loop, std::vector<TcpAddress> addresses, std::function<void(Status)> on_done)
+      : loop_(loop), addresses_(std::move(addresses)), on_done_(std::move(on_done)) {}
+  ~TcpConnect() { cancel(); }
+  TcpConnect(const TcpConnect&) = delete;
+  TcpConnect& operator=(const TcpConnect&) = delete;
+
+  // Starts an attempt (from the first address); on_done may be called before it returns.
+  void start();
+  void cancel();
+
+ private:
+  void next();
+  void finish(Status result);
+
+  EventLoop& loop_;
+  std::vector<TcpAddress> addresses_;
+  std::function<void(Status)> on_done_;
+  std::size_t at_ = 0;
+  unique_fd socket_;
+  std::string last_error_;
+};
+
+}  // namespace ctxrun
