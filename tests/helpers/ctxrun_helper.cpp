@@ -53,7 +53,9 @@
 //   listen ADDRESS GATE        a server for readiness probes: once GATE (a path, a FIFO the test
 //                              writes a line into; "-": at once) gives a line, listen on ADDRESS,
 //                              "127.0.0.1:PORT", "[::1]:PORT" (that address only) or a unix socket
-//                              path; then accept and close every connection, forever
+//                              path; then accept every connection, read once what the client
+//                              sent first, and close it (an HTTP client gets an empty reply),
+//                              forever
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -660,8 +662,11 @@ int mode_listen(const char* address, const char* gate) {
   if (listen(s, 64) != 0) die("listen");
   while (true) {
     int c = accept4(s, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c >= 0) close(c);
-    else if (errno != EINTR && errno != ECONNABORTED) die("accept");
+    if (c >= 0) {
+      char request[4096];
+      while (read(c, request, sizeof request) < 0 && errno == EINTR) {}
+      close(c);
+    } else if (errno != EINTR && errno != ECONNABORTED) die("accept");
   }
 }
 
