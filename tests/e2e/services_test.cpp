@@ -650,6 +650,43 @@ TEST_CASE("services: a service that exits 1 on the teardown's SIGTERM is no fail
   CHECK(gone(pids[0]));
 }
 
+TEST_CASE("services: a TERM-ignoring service is SIGKILLed after -k: reported so, stopped, MAIN's status") {
+  NoSurvivors guard;
+  std::string dir = fresh_dir("ignore-term");
+  std::string report = dir + "/report.json";
+  std::string log = dir + "/svc.log";
+  auto exit = run({"--report", report, "-k", "1s", "--with",
+                   "deaf=exec " + kHelperWord + " ignore-term " + sh_word(log), "--ready",
+                   "exec:grep -qx ready " + sh_word(log), "--", "sh", "-c", "exit 6"});
+  CHECK_MESSAGE(exit.exited(6), exit.describe());
+  CHECK(seconds(exit.took) >= 0.9);
+  CHECK(seconds(exit.took) < 10.0);
+  CHECK_FALSE(contains(exit.err, "service '"));
+  auto s = service_named(read_report(report), "deaf");
+  CHECK(s["status"]["signaled"].str() == "SIGKILL");
+  CHECK(s["stopped"].boolean());
+  auto pids = pids_in(log);
+  REQUIRE(pids.size() == 1);
+  CHECK(gone(pids[0]));
+}
+
+TEST_CASE("services: MAIN's own ending decides: 127 for a command not found, death by MAIN's signal") {
+  NoSurvivors guard;
+  std::string dir = fresh_dir("main-ending");
+  std::string log = dir + "/svc.log";
+  std::string service = "svc=exec " + kHelperWord + " hang " + sh_word(log);
+  std::string probe = "exec:grep -qx ready " + sh_word(log);
+  auto missing = run({"--with", service, "--ready", probe, "--", dir + "/no-such-command"});
+  CHECK_MESSAGE(missing.exited(127), missing.describe());
+  CHECK_FALSE(contains(missing.err, "service '"));
+  for (pid_t pid : pids_in(log)) CHECK(gone(pid));
+  std::filesystem::remove(log);
+  auto killed = run({"--with", service, "--ready", probe, "--", "sh", "-c", "kill -USR2 $$"});
+  CHECK_MESSAGE(killed.killed_by(SIGUSR2), killed.describe());
+  CHECK_FALSE(contains(killed.err, "service '"));
+  for (pid_t pid : pids_in(log)) CHECK(gone(pid));
+}
+
 TEST_CASE("services: a service's whole tree (children, setsid escapees, TERM-ignorers) is gone when MAIN ends") {
   NoSurvivors guard;
   std::string dir = fresh_dir("svc-tree");
@@ -673,10 +710,12 @@ TEST_CASE("services: SIGINT while MAIN runs tears down the services, MAIN and th
     INFO((to_group ? "SIGINT to ctxrun's process group (Ctrl-C)" : "SIGINT to ctxrun"));
     NoSurvivors guard;
     Fifo one(dir + "/one-" + std::to_string(to_group)), two(dir + "/two-" + std::to_string(to_group));
-    Process p(Spec{.args = {"-k", "1s", "--with", "one=" + kHelperWord + " tree 3 " + sh_word(one.path()), "--with",
-                            "two=" + kHelperWord + " mixed-tree 4 " + sh_word(two.path()) + " hang", "--", kHelper,
-                            "tree", "3", "3"},
-                   .new_session = to_group});
+    std::string report = dir + "/report-" + std::to_string(to_group) + ".json";
+    Process p(
+        Spec{.args = {"--report", report, "-k", "1s", "--with", "one=" + kHelperWord + " tree 3 " + sh_word(one.path()),
+                      "--with", "two=" + kHelperWord + " mixed-tree 4 " + sh_word(two.path()) + " hang", "--", kHelper,
+                      "tree", "3", "3"},
+             .new_session = to_group});
     auto pids = p.await_ready();
     auto one_pids = one.await_ready();
     auto two_pids = two.await_ready();
@@ -696,6 +735,12 @@ TEST_CASE("services: SIGINT while MAIN runs tears down the services, MAIN and th
     // the services too when they share it, and which ctxrun sees first is a race: not checked.)
     if (!to_group) CHECK_FALSE(contains(exit.err, "service '"));
     for (pid_t pid : pids) CHECK(gone(pid));
+    auto r = read_report(report);
+    CHECK(r["outcome"].str() == "canceled");
+    if (!to_group) {
+      CHECK(r["failed_service"].is_null());
+      for (auto name : {"one", "two"}) CHECK(service_named(r, name)["stopped"].boolean());
+    }
   }
 }
 
@@ -771,6 +816,7 @@ TEST_CASE("services: names: NAME= given, else the basename of the first word, du
     CHECK(services[i]["command"].str() == want[i].second);
     CHECK(services[i]["stopped"].boolean());
     CHECK(gone(pid_of(services[i])));
+    CHECK(rfc3339(services[i]["ready"].str()));  // no probe: ready when MAIN started
   }
 }
 
@@ -839,10 +885,27 @@ TEST_CASE("services: bad combinations and values: one line 'ctxrun: ...', 125, n
     CHECK_MESSAGE(exit.exited(125), exit.describe());
     CHECK_MESSAGE(starts_with(exit.err, "ctxrun: "), exit.err);
     CHECK_MESSAGE(exit.err.find('\n') == exit.err.size() - 1, "not one line: " << exit.err);  // one line
+    // A usage error, not the end of a run.
+    CHECK_FALSE(std::regex_search(exit.err, std::regex("[0-9]+ process(es)? torn down")));
     CHECK(seconds(exit.took) < 10.0);
     CHECK_FALSE(exists(dir + "/svc-ran"));
     CHECK_FALSE(exists(dir + "/main-ran"));
   }
+}
+
+TEST_CASE("services: a malformed http URL (http://[::1) is a usage error: 125, nothing started, no wait") {
+  NoSurvivors guard;
+  std::string dir = fresh_dir("bad-url");
+  // --ready-timeout bounds the run if it is taken for a probe that merely fails (default: 5 min).
+  auto exit = run({"--with", "touch " + sh_word(dir + "/svc-ran") + "; exec sleep 600", "--ready", "http://[::1",
+                   "--ready-timeout", "3s", "--", "touch", dir + "/main-ran"});
+  CHECK_MESSAGE(exit.exited(125), exit.describe());
+  CHECK_MESSAGE(starts_with(exit.err, "ctxrun: "), exit.err);
+  CHECK_MESSAGE(exit.err.find('\n') == exit.err.size() - 1, "not one line: " << exit.err);
+  CHECK_MESSAGE(contains(exit.err, "http://[::1"), exit.err);
+  CHECK(seconds(exit.took) < 2.5);
+  CHECK_FALSE(exists(dir + "/svc-ran"));
+  CHECK_FALSE(exists(dir + "/main-ran"));
 }
 
 TEST_CASE("services: --help lists the service options") {
