@@ -291,6 +291,19 @@ TEST_CASE("services: an http probe is not ready on a 404 (124 naming it), but is
                     "-fsS", "-o", dir + "/got", url(port, "/hello.txt")});
   CHECK_MESSAGE(ready.exited(0), ready.describe());
   CHECK(slurp(dir + "/got") == "hello\n");
+
+  // A redirect (a directory without its slash: 301) is ready as it is, and the probe asks the
+  // server itself, whatever proxy the environment names.
+  std::filesystem::create_directory(dir + "/www/sub");
+  port = free_port();
+  std::string dead_proxy = "http://127.0.0.1:" + std::to_string(free_port());
+  auto redirect = run(Spec{.args = {"--with", http_server(port, dir + "/www"), "--ready", url(port, "/sub"),
+                                    "--ready-timeout", "20s", "--", "touch", dir + "/main-ran"},
+                           .env = {"http_proxy=" + dead_proxy, "HTTP_PROXY=" + dead_proxy, "https_proxy=" + dead_proxy,
+                                   "ALL_PROXY=" + dead_proxy, "all_proxy=" + dead_proxy}});
+  CHECK_MESSAGE(redirect.exited(0), redirect.describe());
+  CHECK(exists(dir + "/main-ran"));
+  CHECK(contains(redirect.err, "\"GET /sub HTTP/1.1\" 301"));  // the server's log: it was asked
 }
 
 // --- each kind of probe --------------------------------------------------------------------------
@@ -313,6 +326,15 @@ TEST_CASE("services: tcp://[::1]:PORT becomes ready against a server bound to ::
   int port = free_port(AF_INET6);
   check_gated_probe(dir, kHelperWord + " listen '[::1]:" + std::to_string(port) + "' " + sh_word(gate.path()),
                     "tcp://[::1]:" + std::to_string(port), gate);
+}
+
+TEST_CASE("services: tcp://localhost:PORT becomes ready against a server bound to ::1 only") {
+  NoSurvivors guard;
+  std::string dir = fresh_dir("tcp-localhost-v6");
+  Fifo gate(dir + "/gate");
+  int port = free_port(AF_INET6);
+  check_gated_probe(dir, kHelperWord + " listen '[::1]:" + std::to_string(port) + "' " + sh_word(gate.path()),
+                    "tcp://localhost:" + std::to_string(port), gate);
 }
 
 TEST_CASE("services: unix:///path becomes ready once a server listens on the socket") {
