@@ -915,7 +915,9 @@ TEST_CASE("services: bad combinations and values: one line 'ctxrun: ...', 125, n
   }
 }
 
-TEST_CASE("services: a malformed http URL (http://[::1) is a usage error: 125, nothing started, no wait") {
+TEST_CASE(
+    "services: a malformed http URL (an IPv6 address without its closing bracket) is a usage error: 125, nothing "
+    "started, no wait") {
   NoSurvivors guard;
   std::string dir = fresh_dir("bad-url");
   // --ready-timeout bounds the run if it is taken for a probe that merely fails (default: 5 min).
