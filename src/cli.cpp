@@ -463,7 +463,7 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
     std::string key = item.substr(0, eq), value = item.substr(eq + 1);
     if (!is_token(key))
       return usage(fmt::format("invalid --value key '{}' (a token: letters, digits and {})", key, kTokenMarks));
-    if (!valid_utf8(value)) return usage(fmt::format("invalid --value '{}': the value is not valid UTF-8", item));
+    if (!valid_utf8(value)) return usage(fmt::format("invalid --value {}=...: the value is not valid UTF-8", key));
     for (const auto& [given, _] : options.values)
       if (given == key) return usage(fmt::format("--value {} given twice", key));
     options.values.emplace_back(std::move(key), std::move(value));
