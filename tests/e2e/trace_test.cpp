@@ -20,6 +20,7 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "harness.h"
@@ -78,8 +79,10 @@ void keys(const json::Value& v, const std::set<std::string>& required, const std
           const std::string& where) {
   REQUIRE_MESSAGE(std::holds_alternative<std::shared_ptr<json::Object>>(v.v), where << " is not an object");
   for (const auto& key : required) CHECK_MESSAGE(v.obj().count(key) == 1, where << " has no " << key);
-  for (const auto& [key, _] : v.obj())
+  for (const auto& field : v.obj()) {
+    const std::string& key = field.first;  // not a structured binding: clang's lambdas (CHECK) cannot capture one
     CHECK_MESSAGE((required.count(key) + optional.count(key)) == 1, where << " has an unknown field " << key);
+  }
 }
 
 bool is_array(const json::Value& v) { return std::holds_alternative<std::shared_ptr<json::Array>>(v.v); }
@@ -292,7 +295,8 @@ TEST_CASE("trace: an invalid TRACEPARENT is ignored with a -v note and a new tra
       {"garbage", "no version (two lowercase hex digits)"},
   };
   int n = 0;
-  for (const auto& [value, reason] : invalid) {
+  for (const auto& item : invalid) {
+    const std::string &value = item.first, &reason = item.second;
     INFO("TRACEPARENT=" << value);
     std::string file = env.dir + "/trace" + std::to_string(n) + ".jsonl", dump = env.dir + "/env" + std::to_string(n++);
     auto exit = run(Spec{.args = with_dump({"-v", "--trace-file", file, "--"}, dump), .env = {"TRACEPARENT=" + value}});
@@ -506,14 +510,16 @@ TEST_CASE("values: --value and --value-of round-trip through two levels, with ch
     std::string out = p.stdout_text();
     return std::make_pair(p.wait(), out);
   };
-  auto [req_exit, req] = value_of("req");
+  Exit req_exit, tenant_exit, absent_exit;
+  std::string req, tenant, absent;
+  std::tie(req_exit, req) = value_of("req");
   CHECK_MESSAGE(req_exit.exited(0), req_exit.describe());
   CHECK(req == tricky + "\n");
-  auto [tenant_exit, tenant] = value_of("tenant");
+  std::tie(tenant_exit, tenant) = value_of("tenant");
   CHECK_MESSAGE(tenant_exit.exited(0), tenant_exit.describe());
   CHECK(tenant == "t2\n");
   // Absent: nothing printed, exit 1 (and nothing on stderr).
-  auto [absent_exit, absent] = value_of("missing");
+  std::tie(absent_exit, absent) = value_of("missing");
   CHECK_MESSAGE(absent_exit.exited(1), absent_exit.describe());
   CHECK(absent.empty());
   CHECK(absent_exit.err.empty());
