@@ -8,6 +8,7 @@
 // got, byte for byte. The test process's own trace variables are cleared first (TraceEnv), so that
 // a CI that runs the tests inside a trace changes nothing here.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <regex>
@@ -396,6 +398,56 @@ TEST_CASE("trace: a timed-out run is an ERROR span with the timeout as its cause
   auto to_deadline = ns(events[0]["timeUnixNano"]) - ns(span["startTimeUnixNano"]);
   CHECK(to_deadline >= 500'000'000u);
   CHECK(to_deadline < 5'000'000'000u);
+}
+
+TEST_CASE("trace: a cancelled run writes its span before it dies of the signal; a command not found is an ERROR span") {
+  NoSurvivors guard;
+  TraceEnv env("trace-cancel");
+  std::string file = env.dir + "/trace.jsonl";
+  Process p(Spec{.args = {"--trace-file", file, "--", kHelper, "hang", "3"}});
+  p.await_ready();
+  p.signal(SIGTERM);
+  auto exit = p.wait();
+  REQUIRE_MESSAGE(exit.killed_by(SIGTERM), exit.describe());
+  auto spans = spans_in(file);
+  REQUIRE(spans.size() == 1);
+  CHECK(spans[0]["status"]["code"].num() == 2);
+  CHECK(spans[0]["status"]["message"].str() == "context canceled (SIGTERM): 1 process torn down");
+  CHECK(str_attribute(spans[0], "ctxrun.outcome") == "canceled");
+  CHECK(str_attribute(spans[0], "ctxrun.exit_status") == "143");
+  const auto& events = spans[0]["events"].arr();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0]["name"].str() == "ctxrun.canceled");
+  CHECK(attribute(events[0]["attributes"], "ctxrun.signal")->str() == "SIGTERM");
+  CHECK(events[1]["name"].str() == "ctxrun.teardown");
+
+  std::string file2 = env.dir + "/notfound.jsonl";
+  exit = run({"--trace-file", file2, "--", "no-such-command-here"});
+  CHECK_MESSAGE(exit.exited(127), exit.describe());
+  auto notfound = spans_in(file2);
+  REQUIRE(notfound.size() == 1);
+  CHECK(notfound[0]["name"].str() == "ctxrun no-such-command-here");
+  CHECK(notfound[0]["status"]["code"].num() == 2);
+  CHECK(notfound[0]["status"]["message"].str() ==
+        "failed to run command 'no-such-command-here': No such file or directory");
+  CHECK(str_attribute(notfound[0], "ctxrun.outcome") == "error");
+}
+
+TEST_CASE("trace: a relative FILE is handed on absolute, so a nested run in another directory writes the same file") {
+  NoSurvivors guard;
+  TraceEnv env("trace-relative");
+  std::string file = env.dir + "/trace.jsonl", dump = env.dir + "/env";
+  std::string relative = std::filesystem::relative(file).string();
+  REQUIRE(relative[0] != '/');
+  // The command changes to / before the nested run.
+  auto exit = run(
+      with_dump({"--trace-file", relative, "--", "/bin/sh", "-c", "cd / && exec \"$0\" \"$@\"", kCtxrun, "--"}, dump));
+  REQUIRE_MESSAGE(exit.exited(0), exit.describe());
+  auto spans = spans_in(file);
+  REQUIRE(spans.size() == 2);
+  CHECK(spans[0]["parentSpanId"].str() == spans[1]["spanId"].str());
+  CHECK(env_dump(dump)["CTXRUN_TRACE_FILE"] == std::filesystem::absolute(relative).string());
+  CHECK_FALSE(exists("/trace.jsonl"));
 }
 
 TEST_CASE("trace: each attempt is an event of the run's one span") {
