@@ -28,6 +28,8 @@ constexpr const char* kExamples = R"EX(Examples:
                                    wait for what the command leaves behind, up to 1 h
   ssh host ctxrun -t "$(ctxrun --remaining)" -- ./step.sh
                                    hand the rest of the inherited budget across ssh
+  ctxrun -t 1h --trace-file "$PWD/trace.jsonl" ./ci.sh
+                                   one OpenTelemetry span per run, nested runs included
 
 Exit status: the command's own when it ends in time; 124 when the deadline passed; on a
 cancelling signal (INT, TERM, HUP, QUIT) ctxrun dies of that signal after teardown; 125 when
