@@ -34,20 +34,26 @@ void annotate(const Outcome& outcome) {
 
 }  // namespace
 
-void announce(const Outcome& outcome) {
-  annotate(outcome);
+std::string ending_line(const Outcome& outcome) {
   switch (outcome.ending) {
     case Ending::deadline_exceeded:
       if (!outcome.command_started && outcome.services.empty() && outcome.probes.empty())
-        log::notice("context deadline exceeded ({} had already passed): command not run", outcome.cause);
-      else log::notice("context deadline exceeded ({}): {}", outcome.cause, torn_down(outcome));
-      break;
-    case Ending::canceled: log::notice("context canceled ({}): {}", outcome.cause, torn_down(outcome)); break;
-    case Ending::error: log::error("{}", outcome.error); break;
-    case Ending::service_failed: log::error("{}: {}", outcome.cause, torn_down(outcome)); break;
+        return fmt::format("context deadline exceeded ({} had already passed): command not run", outcome.cause);
+      return fmt::format("context deadline exceeded ({}): {}", outcome.cause, torn_down(outcome));
+    case Ending::canceled: return fmt::format("context canceled ({}): {}", outcome.cause, torn_down(outcome));
+    case Ending::error: return outcome.error;
+    case Ending::service_failed: return fmt::format("{}: {}", outcome.cause, torn_down(outcome));
     case Ending::exited:
     case Ending::signaled: break;
   }
+  return "";
+}
+
+void announce(const Outcome& outcome) {
+  annotate(outcome);
+  if (outcome.ending == Ending::error || outcome.ending == Ending::service_failed)
+    log::error("{}", ending_line(outcome));
+  else if (std::string line = ending_line(outcome); !line.empty()) log::notice("{}", line);
   for (const auto& p : outcome.survivors)
     log::error("process {} ({}) survived teardown (state {})", p.pid, log::one_line(p.name), p.state);
   if (!outcome.survivors.empty())

@@ -10,8 +10,10 @@
 #include <optional>
 #include <string_view>
 
+#include "baggage.h"
 #include "ctxrun/signals.h"
 #include "ctxrun/version.h"
+#include "json_string.h"
 #include "log.h"
 #include "probe.h"
 #include "probe_set.h"
@@ -31,6 +33,8 @@ constexpr const char* kExamples = R"EX(Examples:
                                    start a server, wait until it answers, test, tear it down
   ssh host ctxrun -t "$(ctxrun --remaining)" -- ./step.sh
                                    hand the rest of the inherited budget across ssh
+  ctxrun -t 1h --trace-file "$PWD/trace.jsonl" ./ci.sh
+                                   one OpenTelemetry span per run, nested runs included
 
 Exit status: the command's own when it ends in time; 124 when the deadline passed; on a
 cancelling signal (INT, TERM, HUP, QUIT) ctxrun dies of that signal after teardown; 125 when
@@ -46,7 +50,7 @@ struct OptionSpec {
   char short_name;  // 0 if none
   const char* long_name;
   bool takes_value;
-  bool repeatable = false;  // each occurrence adds a value (--with, --ready)
+  bool repeatable = false;  // each occurrence adds a value (--with, --ready, --value), rather than being refused
 };
 
 constexpr OptionSpec kOptions[] = {
@@ -57,7 +61,8 @@ constexpr OptionSpec kOptions[] = {
     {0, "no-output-timeout", true}, {0, "heartbeat", true},    {0, "diagnose", false},     {0, "on-expire", true},
     {0, "on-expire-timeout", true}, {0, "dump-signal", true},  {0, "attempts", true},      {0, "attempt-timeout", true},
     {0, "retry-on", true},          {0, "retry-delay", true},  {0, "retry-backoff", true}, {0, "retry-max-delay", true},
-    {0, "retry-jitter", true},      {0, "on-retry", true},     {0, "with", true, true},    {0, "ready", true, true},
+    {0, "retry-jitter", true},      {0, "on-retry", true},     {0, "trace-file", true},    {0, "trace-argv", false},
+    {0, "value", true, true},       {0, "value-of", true},     {0, "with", true, true},    {0, "ready", true, true},
     {0, "ready-timeout", true},     {0, "ready-status", true}, {0, "label", false},
 };
 
@@ -68,6 +73,9 @@ struct Scanned {
   std::string error;                    // the usage error, "" if none
   bool help_or_version = false;
 };
+
+// The marks a token may hold besides letters and digits (RFC 9110), for messages.
+constexpr const char* kTokenMarks = "!#$%&'*+-.^_`|~";
 
 std::string usage_error(std::string_view what) { return fmt::format("{} (see 'ctxrun --help')", what); }
 
@@ -349,6 +357,19 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   app.add_option("--ready-status", ready_status, "HTTP(S) probes are ready on this status only (default: 2xx, 3xx)")
       ->type_name("N");
   app.add_flag("--label", label, "Prefix each line of a service's output with [NAME]");
+  std::string trace_file, value_of;
+  std::vector<std::string> values;
+  bool trace_argv = false;
+  app.add_option("--trace-file", trace_file,
+                 "Append this run's OpenTelemetry span to FILE (OTLP/JSON, one line); nested runs inherit it "
+                 "(CTXRUN_TRACE_FILE) and TRACEPARENT links them")
+      ->type_name("FILE");
+  app.add_flag("--trace-argv", trace_argv, "Put the whole command line in the span (arguments can hold secrets)");
+  app.add_option("--value", values,
+                 "Hand the command a request-scoped value in BAGGAGE (W3C); repeatable; read with --value-of")
+      ->type_name("KEY=VALUE");
+  app.add_option("--value-of", value_of, "Print the value of KEY from the inherited BAGGAGE and exit; no command")
+      ->type_name("KEY");
   app.add_flag("-v,--verbose", verbose, "Say what is done at each step");
   app.add_flag("-q,--quiet", quiet, "Print nothing but errors");
 
@@ -373,12 +394,18 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   RunOptions options;
   options.command = scanned.operands;
   options.report_path = report;
+  bool value_of_given = app.count("--value-of") > 0;
+  if (remaining && value_of_given) return usage("--remaining and --value-of exclude each other");
+  if (value_of_given && !options.command.empty()) return usage("--value-of takes no command (see 'ctxrun --help')");
+  if (value_of_given && !report.empty()) return usage("--report applies to a run, not to --value-of");
+  if (value_of_given && !is_token(value_of))
+    return usage(fmt::format("invalid --value-of key '{}' (a token: letters, digits and {})", value_of, kTokenMarks));
   if (remaining && !options.command.empty()) return usage("--remaining takes no command (see 'ctxrun --help')");
   if (remaining && !report.empty()) return usage("--report applies to a run, not to --remaining");
   if (!remaining && app.count("--format")) return usage("--format applies to --remaining only");
   if (format != "seconds" && format != "ms" && format != "go")
     return usage(fmt::format("invalid --format '{}' (seconds, ms or go)", format));
-  if (options.command.empty() && !remaining) return usage("missing command (see 'ctxrun --help')");
+  if (options.command.empty() && !remaining && !value_of_given) return usage("missing command (see 'ctxrun --help')");
   if (verbose && quiet) return usage("--verbose and --quiet exclude each other");
   options.verbosity = quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal;
   log::configure("ctxrun", options.verbosity);
@@ -529,7 +556,31 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   if (app.count("--on-retry")) retry.on_retry = on_retry;
   if (retry.attempts > 1 && options.orphans == OrphanPolicy::leave)
     return usage("--attempts needs each attempt's processes gone before the next: not with --orphans=leave");
+  if ((remaining || value_of_given) && (!with.empty() || !ready.empty()))
+    return usage(fmt::format("--with and --ready apply to a run, not to {}", remaining ? "--remaining" : "--value-of"));
   if (auto error = read_services(app, with, ready, ready_timeout, ready_status, label, options)) return usage(*error);
+  for (const auto& item : values) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos) return usage(fmt::format("invalid --value '{}' (KEY=VALUE)", item));
+    std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (!is_token(key))
+      return usage(fmt::format("invalid --value key '{}' (a token: letters, digits and {})", key, kTokenMarks));
+    if (!valid_utf8(value)) return usage(fmt::format("invalid --value {}=...: the value is not valid UTF-8", key));
+    for (const auto& [given, _] : options.values)
+      if (given == key) return usage(fmt::format("--value {} given twice", key));
+    options.values.emplace_back(std::move(key), std::move(value));
+  }
+  if ((remaining || value_of_given) && !values.empty())
+    return usage(fmt::format("--value applies to a run, not to {}", remaining ? "--remaining" : "--value-of"));
+  options.trace_file = trace_file;
+  if (const char* inherited = std::getenv("CTXRUN_TRACE_FILE"); inherited && trace_file.empty())
+    options.trace_file = inherited;
+  if (trace_argv && options.trace_file.empty())
+    return usage("--trace-argv needs --trace-file (or an inherited CTXRUN_TRACE_FILE)");
+  if ((remaining || value_of_given) && !trace_file.empty())
+    return usage(fmt::format("--trace-file applies to a run, not to {}", remaining ? "--remaining" : "--value-of"));
+  options.trace_argv = trace_argv;
+  if (value_of_given) options.value_of = value_of;
   options.diagnose = diagnose || verbose;
   bool has_deadline = options.timeout || options.deadline || options.inherited_deadline;
   if (options.heartbeat && !has_deadline && !options.idle)

@@ -22,6 +22,8 @@
 #include "remaining.h"
 #include "report.h"
 #include "runner.h"
+#include "trace_span.h"
+#include "values.h"
 
 namespace ctxrun {
 namespace {
@@ -59,6 +61,25 @@ void report(const RunOptions& options, const Outcome& outcome, const ExitPlan& p
                                         .tree_backend = backend,
                                         .attempts = attempts});
   if (error) log::error("{}", *error);
+}
+
+// Appends this run's span to the trace file, when there is one; a failure is a warning and changes
+// nothing else: the run is over.
+void write_span(const std::optional<TraceRun>& trace, const RunOptions& options, const Outcome& outcome,
+                const ExitPlan& plan, const Started& started, std::optional<wall_time> deadline,
+                const std::string& backend, const Attempts* attempts) {
+  if (!trace || !trace->sampled()) return;
+  auto end = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+  std::string line = span_line(*trace, SpanFacts{.argv = options.command,
+                                                 .with_argv = options.trace_argv,
+                                                 .outcome = outcome,
+                                                 .exit = plan,
+                                                 .start = started.wall,
+                                                 .end = end,
+                                                 .deadline = deadline,
+                                                 .tree_backend = backend,
+                                                 .attempts = attempts});
+  if (auto error = append_span(*trace, line)) log::error("warning: {}", *error);
 }
 
 // An ending in ctxrun's own error, with no command's outcome to tell (a usage error, an internal
@@ -107,6 +128,17 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
     return end_with_error(fmt::format("cannot make the context: {}", e.code().message()), options, started);
   }
   if (options.remaining) return print_remaining(ctx->deadline(), options.remaining_format);
+  if (options.value_of) return print_value_of(*options.value_of);
+  // 3b. Request-scoped values and the trace, for the command's environment; a trace file that
+  //     cannot be written is refused now, before anything runs, not found out after the run.
+  if (!options.values.empty())
+    if (auto error = hand_on_values(options.values)) return end_with_error(*error, options, started);
+  std::optional<TraceRun> span;
+  if (!options.trace_file.empty()) {
+    auto begun = start_trace(options.trace_file);
+    if (auto* error = std::get_if<std::string>(&begun)) return end_with_error(*error, options, started);
+    span.emplace(std::move(std::get<TraceRun>(begun)));
+  }
   // 4. The guardian that finishes teardown if ctxrun is killed; started before ctxrun becomes a
   //    subreaper and before the tree is made, so that it is not part of the tree. The run marker
   //    tells it the tree's processes.
@@ -158,10 +190,12 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
                                                : run_once(command, ctx);
   // The guardian goes before ctxrun ends, which may be by a signal that runs no destructor.
   if (guardian) guardian->release();
-  // 7. Say why, write the report, and end as the contract says.
+  // 7. Say why, write the report and the span, and end as the contract says.
   announce(outcome);
   ExitPlan plan = plan_exit(outcome, options.preserve_status);
-  report(options, outcome, plan, started, ctx->deadline(), backend, options.retry.attempts > 1 ? &attempts : nullptr);
+  const Attempts* all_attempts = options.retry.attempts > 1 ? &attempts : nullptr;
+  report(options, outcome, plan, started, ctx->deadline(), backend, all_attempts);
+  write_span(span, options, outcome, plan, started, ctx->deadline(), backend, all_attempts);
   if (plan.die_of_signal != 0 && getpid() != 1) SignalRegime::die_of(plan.die_of_signal);
   return plan.status;
 }

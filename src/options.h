@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ctxrun/command.h"
@@ -67,6 +68,11 @@ struct RunOptions {
     bool jitter = true;
     std::optional<std::string> on_retry;
   } retry;
+  // Trace context (trace_span.h) and request-scoped values (values.h).
+  std::string trace_file;                                   // --trace-file, else CTXRUN_TRACE_FILE; "": none
+  bool trace_argv = false;                                  // --trace-argv: the whole argv in the span
+  std::vector<std::pair<std::string, std::string>> values;  // --value KEY=VALUE, in order
+  std::optional<std::string> value_of;                      // --value-of KEY: print it, run nothing
 };
 
 // The context of a run: background, then the inherited deadline (CTXRUN_DEADLINE), then

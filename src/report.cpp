@@ -16,57 +16,13 @@
 
 #include "ctxrun/signals.h"
 #include "ctxrun/unique_fd.h"
+#include "json_string.h"
 
 namespace ctxrun {
 namespace {
 
-// The length of the valid UTF-8 sequence at the start of `s` (1 to 4), or 0 if there is none there:
-// no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629).
-std::size_t utf8_sequence(std::string_view s) {
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  unsigned char b = byte(0);
-  std::size_t n = b < 0x80                 ? 1
-                  : b >= 0xC2 && b <= 0xDF ? 2
-                  : b >= 0xE0 && b <= 0xEF ? 3
-                  : b >= 0xF0 && b <= 0xF4 ? 4
-                                           : 0;
-  if (n == 0 || s.size() < n) return 0;
-  for (std::size_t i = 1; i < n; ++i)
-    if ((byte(i) & 0xC0) != 0x80) return 0;
-  // The second byte's range where the first byte alone does not settle it.
-  if (b == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
-  if (b == 0xED && byte(1) > 0x9F) return 0;  // surrogate
-  if (b == 0xF0 && byte(1) < 0x90) return 0;  // overlong
-  if (b == 0xF4 && byte(1) > 0x8F) return 0;  // above U+10FFFF
-  return n;
-}
-
-// A JSON string. JSON text must be UTF-8: each byte of `s` that is not part of a valid sequence
-// (argv is bytes, not text) becomes U+FFFD, as Go's encoding/json does (docs/report.md).
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      std::size_t n = utf8_sequence(s.substr(i));
-      out += n == 0 ? std::string_view("\uFFFD") : s.substr(i, n);
-      i += n == 0 ? 1 : n;
-      continue;
-    }
-    ++i;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
+// A JSON string (json_string.h): invalid UTF-8 becomes U+FFFD (docs/report.md).
+std::string quote(std::string_view s) { return json_quote(s); }
 
 double seconds(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e9; }
 

@@ -449,6 +449,7 @@ void Run::stop(int first_signal, std::optional<pid_t> skip_pgid) {
     if (*timer) loop_.unwatch((*timer)->fd());
   phase_ = Phase::stopping;
   stop_began_ = Clock::now();
+  auto began = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
   if (first_signal == SIGKILL) return kill();
   // The grace runs from the moment teardown starts, not from when the last process of a big tree
   // has been signalled (as GNU timeout arms -k before it signals). Without one, the first signal
@@ -460,7 +461,8 @@ void Run::stop(int first_signal, std::optional<pid_t> skip_pgid) {
   auto signalled = tree_.signal_all(first_signal, then_cont, skip_pgid);
   count(signalled);
   auto took = Clock::now() - stop_began_;
-  out_.teardown.push_back({.signal = first_signal, .processes = static_cast<int>(signalled.size()), .took = took});
+  out_.teardown.push_back(
+      {.signal = first_signal, .processes = static_cast<int>(signalled.size()), .took = took, .began = began});
   trace("{}{} to {}{} in {} ({} backend)", signal_name(first_signal), then_cont ? " and SIGCONT" : "",
         processes(signalled.size()), skip_pgid ? " (not to the terminal's foreground group, which had it already)" : "",
         millis(took), tree_.name());
@@ -473,13 +475,14 @@ void Run::stop(int first_signal, std::optional<pid_t> skip_pgid) {
 
 void Run::kill() {
   phase_ = Phase::killing;
+  auto began = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
   auto result = kill_phase(tree_, reaper_, timer_, signals_.fd(), [this] { handle_signals(); });
   note_command_end();
   note_tracked_ends();
   count(result.killed);
   out_.survivors = std::move(result.survivors);
   out_.teardown.push_back(
-      {.signal = SIGKILL, .processes = static_cast<int>(result.killed.size()), .took = result.took});
+      {.signal = SIGKILL, .processes = static_cast<int>(result.killed.size()), .took = result.took, .began = began});
   trace("SIGKILL to {} in {} sweep{}; {} after {}", processes(result.killed.size()), result.sweeps,
         result.sweeps == 1 ? "" : "s",
         out_.survivors.empty() ? "tree gone" : processes(out_.survivors.size()) + " left", millis(result.took));

@@ -34,11 +34,13 @@ enum class Ending {
 // "exited", "signaled", "deadline_exceeded", "canceled", "error": the names --report uses.
 const char* ending_name(Ending e) noexcept;
 
-// One step of teardown: which signal went to how many processes, and how long the step took.
+// One step of teardown: which signal went to how many processes, when the step began (wall clock,
+// for a trace's events) and how long it took.
 struct TeardownStep {
   int signal = 0;
   int processes = 0;
   std::chrono::nanoseconds took{0};
+  wall_time began{};
 };
 
 // The relay's account (Command::watch): what came out of the tree, and when last.

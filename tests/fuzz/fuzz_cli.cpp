@@ -7,7 +7,8 @@
 //
 // Invariants: nothing escapes (an exit() is reported by libFuzzer as a crash, like an abort or an
 // exception); ExitNow is 0 (help, version) or 125; RunOptions are consistent: a command unless
-// --remaining, none with it, a timeout and a grace that are positive when set, a real signal.
+// --remaining or --value-of, none with either, a timeout and a grace that are positive when set, a
+// real signal, --value keys that are tokens, each once, with UTF-8 values.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -18,8 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "baggage.h"
 #include "check.h"
 #include "cli.h"
+#include "json_string.h"
 
 namespace {
 
@@ -72,8 +75,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const auto& options = std::get<ctxrun::RunOptions>(parsed);
-  FUZZ_CHECK(options.remaining == options.command.empty(), "remaining %d, %zu command words", options.remaining,
-             options.command.size());
+  bool no_run = options.remaining || options.value_of.has_value();
+  FUZZ_CHECK(no_run == options.command.empty(), "remaining %d, value-of %d, %zu command words", options.remaining,
+             options.value_of.has_value(), options.command.size());
+  FUZZ_CHECK(!(options.remaining && options.value_of), "--remaining with --value-of");
+  for (std::size_t i = 0; i < options.values.size(); ++i) {
+    const auto& [key, value] = options.values[i];
+    FUZZ_CHECK(ctxrun::is_token(key) && ctxrun::valid_utf8(value), "--value %s", key.c_str());
+    for (std::size_t j = 0; j < i; ++j) FUZZ_CHECK(options.values[j].first != key, "--value %s twice", key.c_str());
+  }
   FUZZ_CHECK(!options.timeout || options.timeout->count() > 0, "timeout %lld ns",
              static_cast<long long>(options.timeout->count()));
   FUZZ_CHECK(!options.kill_after || options.kill_after->count() > 0, "kill-after %lld ns",

@@ -25,6 +25,9 @@
 //   state FILE                 write signal mask, ignored signals and open fds to FILE; exit 0
 //   read-line FILE REPORT      report, read one line from stdin, write it to FILE, exit 0
 //   env NAME                   print the value of NAME (or "unset") on stdout; exit 0
+//   env-dump FILE NAME...      write to FILE, for each NAME, "NAME=VALUE" or, when it is unset,
+//                              "NAME", each followed by a NUL byte (byte-exact: a value cannot hold
+//                              a NUL); exit 0
 //   wait-status REPORT CMD...  run CMD as a child in the same process group; report "exited N" or
 //                              "killed N" when it ends. Terminal signals (INT, QUIT) are caught here
 //                              and so reset to default in CMD. For tests inside tmux.
@@ -683,8 +686,8 @@ int main(int argc, char** argv) {
   auto arg = [&](int i) { return i < argc ? std::atoi(argv[i]) : -1; };
   // A REPORT argument that is not a number is a path to open (a FIFO, from inside tmux).
   for (int i = 2; i < argc; ++i)
-    if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env" && mode != "wait-status" &&
-        mode != "pgrp" && mode != "pid1" && mode != "listen") {
+    if (std::strchr(argv[i], '/') && mode != "state" && mode != "read-line" && mode != "env" && mode != "env-dump" &&
+        mode != "wait-status" && mode != "pgrp" && mode != "pid1" && mode != "listen") {
       int fd = open(argv[i], O_WRONLY | O_APPEND | O_CREAT, 0644);
       if (fd < 0) die("open report");
       static char number[16];
@@ -736,6 +739,19 @@ int main(int argc, char** argv) {
     const char* v = std::getenv(argv[2]);
     std::printf("%s\n", v ? v : "unset");
     return 0;
+  }
+  if (mode == "env-dump" && argc >= 3) {
+    std::string dump;
+    for (int i = 3; i < argc; ++i) {
+      const char* v = std::getenv(argv[i]);
+      dump += argv[i];
+      if (v) dump += std::string("=") + v;
+      dump += '\0';
+    }
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) die("open env-dump file");
+    write_all(fd, dump.data(), dump.size());
+    return close(fd) == 0 ? 0 : 98;
   }
   if (mode == "pid1" && argc >= 5) return mode_pid1(arg(2), arg(3), argv + 4);
   if (mode == "record-signals" && argc == 4) return mode_record_signals(arg(2), arg(3));
