@@ -70,7 +70,13 @@ std::string wait_status_text(int status) {
 
 Status probe_unavailable(const ProbeSpec& probe) {
 #if CTXRUN_HAVE_CURL
-  (void)probe;
+  if (probe.kind != ProbeKind::http) return std::nullopt;
+  // What libcurl would refuse at every attempt is refused now, as a usage error.
+  CURLU* url = curl_url();
+  if (!url) return std::string("cannot initialise libcurl's URL parser");
+  CURLUcode code = curl_url_set(url, CURLUPART_URL, probe.target.c_str(), 0);
+  curl_url_cleanup(url);
+  if (code != CURLUE_OK) return fmt::format("not a URL libcurl takes: {}", lower_first(curl_url_strerror(code)));
   return std::nullopt;
 #else
   if (probe.kind == ProbeKind::http)
@@ -127,6 +133,7 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::make(const Readiness& ready, EventLo
     p->report.probe = text;
     p->http_status = ready.http_status;
     if (!p->retry.ok()) return fmt::format("cannot create a timer: {}", std::strerror(p->retry.error()));
+    if (auto missing = probe_unavailable(p->spec)) return fmt::format("--ready '{}': {}", text, *missing);
     bool needs_curl = p->spec.kind == ProbeKind::tcp || p->spec.kind == ProbeKind::http;
 #if CTXRUN_HAVE_CURL
     if (needs_curl) {
@@ -157,7 +164,6 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::make(const Readiness& ready, EventLo
       }
     }
 #else
-    if (auto missing = probe_unavailable(p->spec)) return fmt::format("--ready '{}': {}", text, *missing);
     if (p->spec.kind == ProbeKind::tcp) {
       Probe* probe = p.get();
       ProbeSet* self = set.get();
@@ -227,9 +233,11 @@ void ProbeSet::attempt(Probe& p) {
           if (accepted) return succeeded(q);
           return failed(q, fmt::format("HTTP status {}", status));
         }
+        // The system's word for a refused or unreachable connection ("connection refused"); libcurl
+        // keeps the last errno across transfers of a handle, so it counts only for a failed connect.
         long os_error = 0;
         curl_easy_getinfo(q.easy, CURLINFO_OS_ERRNO, &os_error);
-        if (os_error != 0) return failed(q, errno_text(static_cast<int>(os_error)));
+        if (result == CURLE_COULDNT_CONNECT && os_error != 0) return failed(q, errno_text(static_cast<int>(os_error)));
         failed(q, lower_first(q.error[0] ? q.error : curl_easy_strerror(result)));
       });
       if (started) failed(p, *started);

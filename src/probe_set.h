@@ -26,7 +26,8 @@ namespace ctxrun {
 
 struct ProbeSpec;
 
-// Why this build cannot run `probe` (tcp:// and http(s):// without libcurl), or nullopt.
+// Why `probe` cannot work with this build (http(s):// and tcp:// to names without libcurl) or at all
+// (a URL libcurl refuses), or nullopt.
 Status probe_unavailable(const ProbeSpec& probe);
 
 class ProbeSet {
