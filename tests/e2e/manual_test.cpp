@@ -1,4 +1,4 @@
-// The manual, man/ctxrun.1, against the program: it renders without a single groff warning, it
+// The manual, man/ctxrun.1, against the program: it renders without a single groff or mandoc warning, it
 // documents exactly the options that `ctxrun --help` lists (so the two cannot drift apart), and its
 // EXIT STATUS section covers every status of the contract (DESIGN.md §4).
 #include <doctest/doctest.h>
@@ -219,6 +219,22 @@ TEST_CASE("manual: man/ctxrun.1 renders without a single groff warning") {
   CHECK_MESSAGE(result.out.empty(), "groff wrote on stdout: " << result.out);
   CHECK_MESSAGE(result.err.empty(), "groff warned: " << result.err);
   CHECK_MESSAGE((WIFEXITED(result.status) && WEXITSTATUS(result.status) == 0), "groff status " << result.status);
+}
+
+// mandoc's checker at its warning level (-W warning: errors and warnings; not its STYLE notes on
+// input lines longer than 80 bytes, which are how the source is wrapped, not what is rendered:
+// docs/shipping.md). Lintian reads the page too, through man --warnings (groff, above).
+TEST_CASE("manual: mandoc -Tlint finds nothing to warn about") {
+  NoSurvivors guard;
+  std::string mandoc = find_in_path("mandoc");
+  if (mandoc.empty()) {
+    MESSAGE("SKIPPED: mandoc is not installed (Debian: apt-get install mandoc)");
+    return;
+  }
+  auto result = capture({mandoc, "-Tlint", "-W", "warning", kManPage});
+  CHECK_MESSAGE(result.out.empty(), "mandoc -Tlint: " << result.out);
+  CHECK_MESSAGE(result.err.empty(), "mandoc -Tlint: " << result.err);
+  CHECK_MESSAGE((WIFEXITED(result.status) && WEXITSTATUS(result.status) == 0), "mandoc status " << result.status);
 }
 
 TEST_CASE("manual: OPTIONS documents exactly the options --help lists") {
