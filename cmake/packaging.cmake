@@ -75,6 +75,11 @@ install(FILES ${CTXRUN_CHANGELOG_GZ} DESTINATION ${CTXRUN_DOC_DIR} COMPONENT too
 # The Debian package: component `tool` alone (the library's archive and headers stay out), under
 # /usr, stripped, its Depends computed by dpkg-shlibdeps from what the binary really links (libc6
 # for the default static runtime; nothing for CTXRUN_FULLY_STATIC; libcurl4 too once it is linked).
+# cpack builds nothing: its "preinstall" step would otherwise build the whole tree first, in the
+# middle of a test run when the tree is stale (the package test reads what the build made, as the
+# library consumer test does). `--target package` still builds `all` first; `cmake --install`
+# never builds.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME ctxrun)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
