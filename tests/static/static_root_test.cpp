@@ -6,10 +6,13 @@
 // promptly with its exact status and line, and leaves nothing in the namespace.
 #include <doctest/doctest.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "contained.h"
 #include "harness.h"
@@ -23,18 +26,18 @@ using Clock = std::chrono::steady_clock;
 // Whether the ELF file at `path` names a program interpreter (PT_INTERP: the dynamic loader).
 // Fails the test if it is not a 64-bit ELF file.
 bool has_interpreter(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  ctxrun::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE_MESSAGE(fd, "cannot open " << path);
+  auto read_at = [&](void* into, std::size_t size, std::uint64_t offset) {
+    return ::pread(fd.get(), into, size, static_cast<off_t>(offset)) == static_cast<ssize_t>(size);
+  };
   Elf64_Ehdr header{};
-  in.read(reinterpret_cast<char*>(&header), sizeof header);
-  REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-  REQUIRE_MESSAGE((std::string(reinterpret_cast<const char*>(header.e_ident), 4) == ELFMAG &&
-                   header.e_ident[EI_CLASS] == ELFCLASS64),
+  REQUIRE_MESSAGE(read_at(&header, sizeof header, 0), "cannot read " << path);
+  REQUIRE_MESSAGE((std::memcmp(header.e_ident, ELFMAG, SELFMAG) == 0 && header.e_ident[EI_CLASS] == ELFCLASS64),
                   path << " is not a 64-bit ELF file");
   for (unsigned i = 0; i < header.e_phnum; ++i) {
     Elf64_Phdr ph{};
-    in.seekg(static_cast<std::streamoff>(header.e_phoff + i * header.e_phentsize));
-    in.read(reinterpret_cast<char*>(&ph), sizeof ph);
-    REQUIRE(in.good());
+    REQUIRE(read_at(&ph, sizeof ph, header.e_phoff + std::uint64_t{i} * header.e_phentsize));
     if (ph.p_type == PT_INTERP) return true;
   }
   return false;
