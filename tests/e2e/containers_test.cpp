@@ -22,6 +22,7 @@
 
 #include "backends.h"
 #include "cgroup.h"
+#include "contained.h"
 #include "harness.h"
 
 using namespace e2e;
@@ -30,146 +31,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const std::string kUnshare = "/usr/bin/unshare";
 const std::string kSetpriv = "/usr/bin/setpriv";
 
-// Well under the 10 s grace period, and generous for a loaded 2-core machine.
-constexpr auto kPrompt = 5s;
-// How long a test waits for an ending before it gives up on it (and kills what is left).
-constexpr auto kGiveUp = 12s;
-
-bool pid_namespaces() {
-  static const bool ok = [] {
-    auto exit = run(Spec{.args = {"--pid", "--fork", "--mount-proc", "true"}, .argv0 = kUnshare});
-    if (!exit.exited(0)) MESSAGE("SKIPPED: cannot make a PID namespace here (unshare: " << exit.err << ")");
-    return exit.exited(0);
-  }();
-  return ok;
-}
-
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-long ms(std::chrono::nanoseconds d) {
-  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
-}
-
-// The pid (in our namespace) of the first child of `parent`, 0 if none.
-pid_t first_child(pid_t parent) {
-  std::ifstream in("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children");
-  pid_t child = 0;
-  in >> child;
-  return child;
-}
-
-// Every descendant of `root`, zombies included.
-std::vector<ctxrun::ProcessInfo> below(pid_t root) {
-  auto all = ctxrun::scan_processes();
-  REQUIRE(all.has_value());
-  return ctxrun::descendants_of(root, *all);
-}
-
-std::string describe(const std::vector<ctxrun::ProcessInfo>& processes) {
-  std::ostringstream s;
-  for (const auto& p : processes) s << " [" << p.pid << " " << p.name << " " << p.state << "]";
-  return s.str();
-}
-
-enum class Place { pid1, below_pid1 };
-const Place kPlaces[] = {Place::pid1, Place::below_pid1};
-std::string place_name(Place place) { return place == Place::pid1 ? "ctxrun as PID 1" : "ctxrun below PID 1"; }
-
-// How a contained run ended, seen from outside the namespace.
-struct Ended {
-  bool ended = false;  // within kGiveUp
-  Exit exit;           // ctxrun's own wait status and stderr; took: since the moment given to finish()
-  // Below PID 1 only: the live processes left in the namespace (PID 1 aside) when ctxrun ended.
-  std::vector<ctxrun::ProcessInfo> left;
-};
-
-// unshare, when its child was SIGKILLed, fails to re-raise SIGKILL on itself and says so
-// ("sigprocmask unblock failed"): not ctxrun's words.
-void drop_unshare_lines(std::string& err) {
-  std::string kept;
-  for (const auto& line : lines_of(err))
-    if (line.rfind("unshare: ", 0) != 0) kept += line + "\n";
-  err = kept;
-}
-
-// One ctxrun inside a new PID namespace (unshare --pid --fork), with the namespace's own /proc or
-// the host's. As its PID 1, or started by the helper's `pid1` mode, an application PID 1 that never
-// reaps: then ctxrun is not PID 1 and its process group's leader (the test's) is outside the
-// namespace, as under bwrap or a container runtime, and the namespace outlives ctxrun, so what
-// ctxrun left running can be seen.
-class Contained {
- public:
-  Contained(Place place, bool own_proc, const std::vector<std::string>& ctxrun_args) : place_(place) {
-    std::vector<std::string> args{"--pid", "--fork", "--kill-child"};
-    if (own_proc) args.push_back("--mount-proc");
-    if (place == Place::below_pid1) args.insert(args.end(), {kHelper, "pid1", "1", "3"});
-    args.push_back(kCtxrun);
-    args.insert(args.end(), ctxrun_args.begin(), ctxrun_args.end());
-    process_.emplace(Spec{.args = args, .argv0 = kUnshare});
-  }
-
-  Process& process() { return *process_; }
-
-  // The PID 1 of the namespace, in our namespace's numbers.
-  pid_t pid1() { return first_child(process_->pid()); }
-
-  // ctxrun, in our namespace's numbers (the pids the helper reports are the namespace's).
-  pid_t ctxrun() {
-    if (place_ == Place::pid1) return pid1();
-    for (const auto& p : below(pid1()))
-      if (p.name == "ctxrun" && p.state != 'Z') return p.pid;
-    return 0;
-  }
-
-  // Waits for ctxrun to end; `since`: when the ending was set off (the start, or a signal sent).
-  Ended finish(Clock::time_point since) {
-    Ended out;
-    if (place_ == Place::pid1) {
-      out.ended = !process_->still_running_after(kGiveUp);
-      auto ended_at = Clock::now();
-      if (!out.ended) ::kill(pid1(), SIGKILL);
-      out.exit = process_->wait();
-      out.exit.took = ended_at - since;
-      drop_unshare_lines(out.exit.err);
-      return out;
-    }
-    // The pid1 helper reports "exited N" or "killed N" when ctxrun ends, then stays.
-    std::string line;
-    while (true) {
-      auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(since + kGiveUp - Clock::now());
-      line = process_->next_line(std::max(left_ms, std::chrono::milliseconds(1)));
-      if (line.empty() || line.rfind("exited ", 0) == 0 || line.rfind("killed ", 0) == 0) break;
-    }
-    auto ended_at = Clock::now();
-    out.ended = !line.empty();
-    pid_t init = pid1();
-    if (out.ended) {
-      for (auto& p : below(init))
-        if (p.state != 'Z' && p.state != 'X') out.left.push_back(p);
-    }
-    if (init > 0) ::kill(init, SIGKILL);  // the whole namespace goes with its PID 1
-    out.exit = process_->wait();
-    out.exit.took = ended_at - since;
-    drop_unshare_lines(out.exit.err);
-    int code = out.ended ? std::atoi(line.c_str() + 7) : 0;
-    out.exit.status = line.rfind("killed ", 0) == 0 ? code : code << 8;
-    return out;
-  }
-
- private:
-  Place place_;
-  std::optional<Process> process_;
-};
-
-// The checks every contained ending shares.
-void check_prompt_and_clean(const Ended& end) {
-  CHECK_MESSAGE(end.ended, "ctxrun did not end within " << ms(kGiveUp) << "ms; stderr: " << end.exit.err);
-  CHECK_MESSAGE(end.exit.took < kPrompt, "the ending took " << ms(end.exit.took) << "ms; stderr: " << end.exit.err);
-  CHECK_MESSAGE(end.left.empty(), "left running in the namespace:" << describe(end.left));
-}
 
 }  // namespace
 
