@@ -10,8 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
 help_options=$(help_long_options "$ctxrun")
-# The options --help shows with a value: a name followed by a word in capitals (DURATION, SIG[:DURATION]).
-help_valued=$("$ctxrun" --help | awk '/^  +-/ && $2 ~ /^[A-Z][A-Z_\[\]:]*$/ {
+# The options --help shows with a value: a name followed by a word in capitals (DURATION, SIG[:DURATION],
+# KEY=VALUE, [NAME=]CMD).
+help_valued=$("$ctxrun" --help | awk '/^  +-/ && $2 ~ /^\[?[A-Z][A-Z_\[\]:=]*$/ {
   n = split($1, names, ","); for (i = 1; i <= n; i++) if (names[i] ~ /^--./) print names[i] }' | sort -u)
 [ "$(printf '%s\n' "$help_options" | wc -l)" -ge 20 ] || fail "too few options parsed from --help: $help_options"
 [ "$(printf '%s\n' "$help_valued" | wc -l)" -ge 10 ] || fail "too few valued options parsed from --help: $help_valued"

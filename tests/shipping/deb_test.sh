@@ -65,9 +65,12 @@ expect_same "the package's files" "/usr/bin/ctxrun
 # static), each with a version.
 dpkg-deb -x "$deb" "$work/root"
 needed=$(readelf -d "$work/root/usr/bin/ctxrun" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
-# Each library as the loader finds it for this binary (ldd), and the package that ships that file.
-expected_packages=$(ldd "$work/root/usr/bin/ctxrun" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
-  while read -r lib; do
+# Each library the binary names itself (NEEDED; not what those pull in, as dpkg-shlibdeps does), as
+# the loader finds it for this binary (ldd), and the package that ships that file.
+expected_packages=$(ldd "$work/root/usr/bin/ctxrun" 2>/dev/null |
+  awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 } $1 ~ /^\// { n = $1; sub(".*/", "", n); print n, $1 }' |
+  while read -r name lib; do
+    case " $(echo $needed) " in *" $name "*) ;; *) continue ;; esac
     dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || echo "(no package for $lib):"
   done | grep -v '^diversion' | cut -d: -f1 | sort -u)
 depends=$(dpkg-deb -f "$deb" Depends)
