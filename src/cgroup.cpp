@@ -106,9 +106,10 @@ Result<CgroupLeaf> CgroupLeaf::create(const std::function<void(const std::string
   if (mkdir(path.c_str(), 0755) != 0)
     return fmt::format("cannot create a cgroup under {}: {}", parent, std::strerror(errno));
   CgroupLeaf leaf(path);
+  leaf.dir_.reset(open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   leaf.procs_.reset(open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
   leaf.events_.reset(open((path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!leaf.procs_ || !leaf.events_)
+  if (!leaf.dir_ || !leaf.procs_ || !leaf.events_)
     return fmt::format("cannot open the files of cgroup {}: {}", path, std::strerror(errno));
   return leaf;
 }
@@ -126,6 +127,7 @@ std::optional<CgroupLeaf> CgroupLeaf::adopt(const std::string& path) {
 
 CgroupLeaf::CgroupLeaf(CgroupLeaf&& other) noexcept
     : path_(std::exchange(other.path_, std::string())),
+      dir_(std::move(other.dir_)),
       procs_(std::move(other.procs_)),
       events_(std::move(other.events_)) {}
 
@@ -192,6 +194,7 @@ bool remove_tree(const std::string& dir) {
 
 bool CgroupLeaf::remove() noexcept {
   if (path_.empty()) return true;
+  dir_.reset();
   procs_.reset();
   events_.reset();
   // Processes left running on purpose (--orphans=leave) go back to ctxrun's own cgroup, so that

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -87,7 +89,7 @@ class SubreaperTree final : public ProcessTree {
 class PgroupTree final : public ProcessTree {
  public:
   const char* name() const noexcept override { return "pgroup"; }
-  bool prepare_child() const noexcept override { return setpgid(0, 0) == 0; }
+  bool prepare_child(bool) const noexcept override { return setpgid(0, 0) == 0; }
   void started(pid_t pid) noexcept override {
     command_ = pid;
     setpgid(pid, pid);  // also in the parent, so the group exists whichever runs first
@@ -139,8 +141,13 @@ class CgroupTree final : public ProcessTree {
   // ctxrun's children before the spawn (a shell's background job, the guardian) are not the tree's.
   explicit CgroupTree(CgroupLeaf leaf) : leaf_(std::move(leaf)), preexisting_(own_children()) {}
   const char* name() const noexcept override { return "cgroup"; }
-  // Writing "0" moves the writer: the command enters the leaf before exec.
-  bool prepare_child() const noexcept override { return ::write(leaf_.procs_fd(), "0", 1) == 1; }
+  // Born in the leaf: no migration (which may wait for an RCU grace period: milliseconds).
+  // CTXRUN_CGROUP_SPAWN=move forces the fallback, for the tests of it.
+  int birth_cgroup_fd() const noexcept override { return move_in_ ? -1 : leaf_.dir_fd(); }
+  // Else writing "0" moves the writer: the command enters the leaf before exec.
+  bool prepare_child(bool born_inside) const noexcept override {
+    return born_inside || ::write(leaf_.procs_fd(), "0", 1) == 1;
+  }
   std::vector<ProcessInfo> members() override {
     std::vector<ProcessInfo> out;
     if (!proc_is_ours()) {
@@ -201,6 +208,10 @@ class CgroupTree final : public ProcessTree {
   }
 
   CgroupLeaf leaf_;
+  bool move_in_ = [] {
+    const char* how = std::getenv("CTXRUN_CGROUP_SPAWN");
+    return how && std::string_view(how) == "move";
+  }();
   std::optional<std::vector<pid_t>> preexisting_;  // ctxrun's children before the spawn
   bool killed_ = false;  // cgroup.kill succeeded: every process, present and future, is killed
 };
