@@ -58,6 +58,8 @@ class CgroupLeaf {
   // The pids in the leaf and in any cgroup the tree made below it (a nested ctxrun's leaf, a
   // container runtime's cgroups): cgroup.kill and "populated" cover those too.
   std::vector<pid_t> pids_below() const;
+  // The same, or nullopt if the leaf's own cgroup.procs could not be read (no descriptor left).
+  std::optional<std::vector<pid_t>> list_below() const;
 
   // SIGKILLs every process in the leaf at once: cgroup.kill (Linux >= 5.14), or on older kernels
   // freeze, SIGKILL each pid, thaw. Returns false if neither worked.

@@ -169,6 +169,13 @@ std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInf
 }
 
 bool signal_process(const ProcessInfo& p, int sig, bool then_cont) noexcept {
+  // Our own child, seen so by a read made since our last reap: until we reap it, its pid names it
+  // and nothing else (a zombie included), so it needs neither a pidfd nor a second read.
+  if (p.ppid == getpid() && p.pid > 1) {
+    if (::kill(p.pid, sig) != 0) return false;
+    if (then_cont) ::kill(p.pid, SIGCONT);
+    return true;
+  }
   // The pidfd pins the process: if it is the one we saw (same start time), it stays that one.
   unique_fd pidfd(open_pidfd(p.pid));
   if (!pidfd && means_gone(errno)) return false;

@@ -42,7 +42,8 @@ bool is_ctxrun(const ProcessInfo& p);
 // signalled. With `then_cont`, SIGCONT follows on the same pidfd (a stopped process must see the
 // signal). Returns true if the signal was sent. Only "no such process" counts as gone: when the
 // pidfd or /proc cannot be opened for another reason (EMFILE, ENOMEM), the signal still goes, by
-// the best means left.
+// the best means left. A process that `p` says is this process's own child is signalled by pid with
+// no check: the caller must not have reaped since `p` was read (an unreaped child's pid is pinned).
 bool signal_process(const ProcessInfo& p, int sig, bool then_cont) noexcept;
 
 // pidfd_open(2) and pidfd_send_signal(2): -1 with errno on failure (ENOSYS before Linux 5.3).
