@@ -228,9 +228,12 @@ int shared_guardian_main(void*) {
 // Starts the guardian sharing ctxrun's memory: a clone(CLONE_VM) on a small stack, exit signal 0,
 // with a pidfd. Costs a thread's creation, not a fork's copy of the page tables (and no copy-on-
 // write faults for ctxrun afterwards). -1 if it cannot (no /proc/self/exe to exec later: then the
-// caller forks as before).
+// caller forks as before; so it does under valgrind).
 pid_t start_shared_guardian(int orders_fd, int* pidfd) noexcept {
   if (g_shared_used) return -1;
+  // Valgrind cannot run a clone that shares memory without being a thread: it would end ctxrun.
+  // It announces itself in LD_PRELOAD (vgpreload_*.so).
+  if (const char* preload = std::getenv("LD_PRELOAD"); preload && std::strstr(preload, "vgpreload")) return -1;
   int exe = open("/proc/self/exe", O_PATH | O_CLOEXEC);
   if (exe < 0) return -1;
   g_shared = SharedGuardian{.orders_fd = orders_fd, .exe_fd = exe};
