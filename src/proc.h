@@ -36,6 +36,9 @@ std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInf
 // Whether `p` is another ctxrun (either personality): its executable is the same file as this
 // process's. Only a process whose name could be ctxrun's is looked at closely.
 bool is_ctxrun(const ProcessInfo& p);
+// Whether process `pid` runs this process's executable (a ctxrun, or a ctxrun's guardian): one
+// stat() of /proc/PID/exe, for callers that have no name to look at first.
+bool runs_ctxrun_executable(pid_t pid);
 
 // Sends `sig` to the process `p` names, only if that process still exists: a pidfd is opened and
 // the start time compared, so a pid that was reaped and reused by another process is never

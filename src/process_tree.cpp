@@ -1,5 +1,6 @@
 #include "process_tree.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -225,47 +226,54 @@ class CgroupTree final : public ProcessTree {
   }
 
  private:
-  // Signals every process of the leaf (and the cgroups below it). /proc is read once per process,
-  // before anything is sent, only for what the nesting rule, zombies and `skip_pgid` need (not at
-  // all without a /proc of ours: getpgid() tells the group then). Then, in batches (so that a big
-  // tree needs few descriptors at once), each pid is pinned by a pidfd and signalled only if the
-  // leaf still lists it after the pin: a pid reused meanwhile by a process outside would not be
-  // listed, and one reused inside is the tree's. So the pidfd is the identity check, and no
-  // second read of /proc is needed. (What the read before the pin says of a pid reused inside the
-  // tree meanwhile, its group or nesting, may be stale: that changes only whom of the tree it
-  // skips, not whom outside it reaches.)
+  // Signals every process of the leaf (and the cgroups below it). The nesting rule needs /proc
+  // only where a nested ctxrun is there: one stat() of /proc/PID/exe per process tells (SIGKILL
+  // skips even that); only then is each process's stat read for the parent links (and zombies),
+  // once, before anything is sent. Then, in batches (so that a big tree needs few descriptors at
+  // once), each pid is pinned by a pidfd and signalled only if the leaf still lists it after the
+  // pin: a pid reused meanwhile by a process outside would not be listed, and one reused inside is
+  // the tree's. So the pidfd is the identity check, with no second read of /proc; one poll() of a
+  // batch's pidfds tells the processes that have exited (zombies are not counted as signalled).
+  // (What was read before the pin of a pid reused inside the tree meanwhile, its group or
+  // nesting, may be stale: that changes only whom of the tree it skips, not whom outside it
+  // reaches.)
   std::vector<ProcessInfo> signal_pinned(int sig, bool then_cont, std::optional<pid_t> skip_pgid) {
-    bool read_proc = sig != SIGKILL && proc_is_ours();
+    auto pids = leaf_.pids_below();
+    bool nested = sig != SIGKILL && proc_is_ours() && std::any_of(pids.begin(), pids.end(), runs_ctxrun_executable);
     std::vector<ProcessInfo> targets;
-    {
-      auto pids = leaf_.pids_below();
-      targets.reserve(pids.size());
-      for (pid_t pid : pids) {
-        if (read_proc) {
-          if (auto p = read_process(pid)) {
-            if (!is_zombie(*p)) targets.push_back(std::move(*p));
-            continue;
-          }
-          if (errno == ENOENT || errno == ESRCH) continue;  // gone; any other error says nothing
+    targets.reserve(pids.size());
+    for (pid_t pid : pids) {
+      if (nested) {
+        if (auto p = read_process(pid)) {
+          if (!is_zombie(*p)) targets.push_back(std::move(*p));
+          continue;
         }
-        targets.push_back(ProcessInfo{.pid = pid, .pgid = skip_pgid ? getpgid(pid) : 0});
+        if (errno == ENOENT || errno == ESRCH) continue;  // gone; any other error says nothing
       }
+      targets.push_back(ProcessInfo{.pid = pid, .pgid = skip_pgid && !nested ? getpgid(pid) : 0});
     }
-    if (read_proc) drop_nested_subtrees(targets);
+    std::vector<pid_t>().swap(pids);
+    if (nested) drop_nested_subtrees(targets);
     if (skip_pgid) std::erase_if(targets, [&](const ProcessInfo& p) { return p.pgid == *skip_pgid; });
     std::vector<ProcessInfo> signalled;
     signalled.reserve(targets.size());
     constexpr std::size_t kBatch = 256;
     std::vector<unique_fd> pins;
+    std::vector<pollfd> exited;
     std::vector<bool> gone;
     for (std::size_t from = 0; from < targets.size(); from += kBatch) {
       std::size_t to = std::min(targets.size(), from + kBatch);
       pins.clear();
+      exited.clear();
       gone.assign(to - from, false);
       for (std::size_t i = from; i < to; ++i) {
         pins.emplace_back(open_pidfd(targets[i].pid));
         gone[i - from] = !pins.back() && errno == ESRCH;
+        exited.push_back(pollfd{pins.back().get(), POLLIN, 0});  // fd -1 is skipped by poll()
       }
+      // A pidfd is readable once its process has exited: a zombie, nothing to signal.
+      if (::poll(exited.data(), exited.size(), 0) > 0)
+        for (std::size_t k = 0; k < exited.size(); ++k) gone[k] = gone[k] || (exited[k].revents & POLLIN) != 0;
       // The leaf cannot be listed again (no descriptor left): each pid was listed a moment ago,
       // and signalling beats leaving it.
       auto listed = leaf_.list_below();
