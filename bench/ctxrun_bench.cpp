@@ -109,6 +109,7 @@ std::optional<std::string> read_small_file(const std::string& path) {
 struct Options {
   std::string ctxrun;       // the ctxrun binary
   std::string helper;       // ctxrun_bench_helper
+  std::string floor;        // ctxrun_bench_floor ("": its rows are left out)
   std::string timeout_bin;  // GNU timeout (default: "timeout" from PATH)
   std::string source;       // what ctxrun was built from (bench/run: git describe)
   // Other ctxrun builds measured alongside, as NAME=PATH: a candidate optimisation against the
@@ -136,6 +137,8 @@ struct Options {
 
 const char* kUsage = R"(usage: ctxrun_bench --ctxrun PATH --helper PATH [options]
   --timeout-bin PATH     GNU timeout (default: timeout from PATH)
+  --floor PATH           ctxrun_bench_floor: adds the floor of start-up (cgroup, subreaper) to
+                         sections 1 and 1b
   --source TEXT          what ctxrun was built from, for the report (bench/run: git describe)
   --variants N=P[,N=P]   other ctxrun builds to measure alongside (e.g. a candidate optimisation),
                          labelled N[backend]
@@ -227,6 +230,7 @@ Options parse_options(int argc, char** argv) {
   for (const auto& [key, value] : given) {
     if (key == "--ctxrun") o.ctxrun = value;
     else if (key == "--helper") o.helper = value;
+    else if (key == "--floor") o.floor = value;
     else if (key == "--timeout-bin") o.timeout_bin = value;
     else if (key == "--source") o.source = value;
     else if (key == "--variants") {
@@ -997,6 +1001,16 @@ void Bench::probe_backends() {
   if (!notes_.empty()) fmt::print("\n");
 }
 
+// The backends ctxrun_bench_floor stands for that ctxrun runs here ("cgroup", "subreaper").
+std::vector<std::string> floor_backends(const Options& o, const std::vector<Tool>& tools) {
+  std::vector<std::string> out;
+  if (o.floor.empty()) return out;
+  for (const char* b : {"cgroup", "subreaper"})
+    for (const auto& t : tools)
+      if (t.is_ctxrun && t.backend == b && std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
+  return out;
+}
+
 void Bench::overhead() {
   progress(fmt::format("overhead: {} runs per tool", o_.overhead_runs));
   struct Case {
@@ -1015,6 +1029,8 @@ void Bench::overhead() {
                             : "`timeout 10s true`";
     cases.push_back({shown, argv, false, t.label});
   }
+  for (const auto& b : floor_backends(o_, tools_))
+    cases.push_back({"`floor " + b + " true` (ctxrun_bench_floor)", {o_.floor, b, "true"}, false, "floor[" + b + "]"});
   std::vector<std::vector<double>> wall(cases.size()), cpu(cases.size()), switches(cases.size());
   for (auto& c : cases) run_simple(c.argv, c.search);  // warm-up: page cache, dynamic loader
   for (int rep = 0; rep < o_.overhead_runs; ++rep) {
@@ -1036,7 +1052,8 @@ void Bench::overhead() {
   fmt::print("### 1. Wrapper overhead\n\n");
   fmt::print(
       "Wall time from spawn to exit, {} runs per command, alternating. Added = median minus bare `true`'s "
-      "median. Own CPU: the wrapper's own time on a CPU (schedstat of its zombie; excludes `true`).\n\n",
+      "median. Own CPU: the wrapper's own time on a CPU (schedstat of its zombie; excludes `true`). "
+      "`floor`: ctxrun_bench_floor, only the system calls a tree-tracking wrapper cannot do without.\n\n",
       o_.overhead_runs);
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < cases.size(); ++i) {
@@ -1067,6 +1084,9 @@ void Bench::startup() {
     argv.insert(argv.end(), {o_.helper, "stamp", "3"});
     cases.push_back({t.label, argv, t.label});
   }
+  for (const auto& b : floor_backends(o_, tools_))
+    cases.push_back(
+        {"floor[" + b + "] (ctxrun_bench_floor)", {o_.floor, b, o_.helper, "stamp", "3"}, "floor[" + b + "]"});
   auto once = [&](const Case& c) -> double {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) broken("pipe2");
