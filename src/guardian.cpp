@@ -200,10 +200,12 @@ int shared_guardian_main(void*) {
   raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&all), 0, sizeof all);
   int lo = s.orders_fd < s.exe_fd ? s.orders_fd : s.exe_fd, hi = s.orders_fd < s.exe_fd ? s.exe_fd : s.orders_fd;
   close_all_but(lo, hi);
-  // 0-2 on /dev/null, so that nothing the teardown opens takes their numbers by chance.
+  // 0-2 on /dev/null (but where ctxrun was started without them and our two descriptors took
+  // those numbers), so that nothing the teardown opens takes their numbers by chance.
   long null_fd = raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/dev/null"), O_RDWR);
   for (long fd = 0; null_fd >= 0 && fd < 3; ++fd)
-    if (fd != null_fd) raw_syscall(SYS_dup3, null_fd, fd, 0);
+    if (fd != null_fd && fd != s.orders_fd && fd != s.exe_fd) raw_syscall(SYS_dup3, null_fd, fd, 0);
+  if (null_fd > 2) raw_syscall(SYS_close, null_fd);
   std::size_t len = 0;
   char scratch[256];
   while (true) {
