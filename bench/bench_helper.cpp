@@ -14,6 +14,7 @@
 //                                 middle process exits), as a double-forking daemon does. Writes
 //                                 "pid P" for every process to FD, then "ready" once all are in
 //                                 place.
+//   stamp FD                      first thing, writes CLOCK_MONOTONIC (ns, 8 bytes) to FD; exit 0
 //   idle SECONDS FD               writes "pid P" and "ready" to FD; does nothing for SECONDS
 //                                 (clock_nanosleep); writes "ending"; then reads stdin until EOF
 //                                 and exits 0. The benchmark reads the wrapper's counters at
@@ -150,6 +151,15 @@ int usage() {
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const char* mode = argv[1];
+  // First thing: CLOCK_MONOTONIC now, in ns, as 8 bytes on FD; exit 0. The benchmark's "spawn to
+  // the command's first instruction" (the dynamic loader of this small image comes before it, the
+  // same for every wrapper and for the bare run).
+  if (std::strcmp(mode, "stamp") == 0 && argc == 3) {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long ns = static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+    return write(std::atoi(argv[2]), &ns, sizeof ns) == static_cast<ssize_t>(sizeof ns) ? 0 : 1;
+  }
   if (std::strcmp(mode, "hang") == 0 && argc == 2) wait_forever();
   if (std::strcmp(mode, "tree") == 0 && argc >= 4) {
     bool ignore_term = false;

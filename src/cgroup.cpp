@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <vector>
@@ -106,9 +107,10 @@ Result<CgroupLeaf> CgroupLeaf::create(const std::function<void(const std::string
   if (mkdir(path.c_str(), 0755) != 0)
     return fmt::format("cannot create a cgroup under {}: {}", parent, std::strerror(errno));
   CgroupLeaf leaf(path);
+  leaf.dir_.reset(open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   leaf.procs_.reset(open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
   leaf.events_.reset(open((path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!leaf.procs_ || !leaf.events_)
+  if (!leaf.dir_ || !leaf.procs_ || !leaf.events_)
     return fmt::format("cannot open the files of cgroup {}: {}", path, std::strerror(errno));
   return leaf;
 }
@@ -126,6 +128,7 @@ std::optional<CgroupLeaf> CgroupLeaf::adopt(const std::string& path) {
 
 CgroupLeaf::CgroupLeaf(CgroupLeaf&& other) noexcept
     : path_(std::exchange(other.path_, std::string())),
+      dir_(std::move(other.dir_)),
       procs_(std::move(other.procs_)),
       events_(std::move(other.events_)) {}
 
@@ -146,19 +149,42 @@ std::vector<pid_t> CgroupLeaf::pids() const {
   return out;
 }
 
-std::vector<pid_t> CgroupLeaf::pids_below() const {
+std::vector<pid_t> CgroupLeaf::pids_below() const { return list_below().value_or(std::vector<pid_t>()); }
+
+namespace {
+
+// The pids in a cgroup.procs text, appended to `out`.
+void parse_pids(const std::string& text, std::vector<pid_t>& out) {
+  const char* p = text.c_str();
+  for (char* end = nullptr;; p = end) {
+    long pid = std::strtol(p, &end, 10);
+    if (end == p) break;
+    out.push_back(static_cast<pid_t>(pid));
+  }
+}
+
+}  // namespace
+
+std::optional<std::vector<pid_t>> CgroupLeaf::list_below() const {
   std::vector<pid_t> out;
-  std::vector<std::string> dirs{path_};
-  while (!dirs.empty()) {
-    std::string dir = std::move(dirs.back());
-    dirs.pop_back();
-    std::istringstream in(read_file(dir + "/cgroup.procs"));
-    for (pid_t pid; in >> pid;) out.push_back(pid);
+  auto own = read_text(path_ + "/cgroup.procs");
+  if (!own) return std::nullopt;
+  parse_pids(*own, out);
+  // Cgroups below the leaf (a nested ctxrun's leaf): a cgroup removed meanwhile has no processes.
+  std::vector<std::string> dirs;
+  auto below = [&](const std::string& dir) {
     if (DIR* d = opendir(dir.c_str())) {
       while (dirent* e = readdir(d))
         if (e->d_type == DT_DIR && e->d_name[0] != '.') dirs.push_back(dir + "/" + e->d_name);
       closedir(d);
     }
+  };
+  below(path_);
+  while (!dirs.empty()) {
+    std::string dir = std::move(dirs.back());
+    dirs.pop_back();
+    parse_pids(read_file(dir + "/cgroup.procs"), out);
+    below(dir);
   }
   return out;
 }
@@ -192,6 +218,7 @@ bool remove_tree(const std::string& dir) {
 
 bool CgroupLeaf::remove() noexcept {
   if (path_.empty()) return true;
+  dir_.reset();
   procs_.reset();
   events_.reset();
   // Processes left running on purpose (--orphans=leave) go back to ctxrun's own cgroup, so that

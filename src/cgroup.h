@@ -2,8 +2,9 @@
 //
 // The leaf is made under ctxrun's own cgroup (from /proc/self/cgroup), in the cgroup v2 mount
 // found in /proc/self/mountinfo (never assumed at /sys/fs/cgroup: hybrid hosts mount it at
-// /sys/fs/cgroup/unified). ctxrun itself stays outside; the command is moved in before exec, so
-// every process it starts is born inside and cannot leave (short of a privileged write to another
+// /sys/fs/cgroup/unified). ctxrun itself stays outside; the command is born inside (clone3 with
+// CLONE_INTO_CGROUP on dir_fd()) or moved in before exec (a write of "0" to procs_fd()), so every
+// process it starts is born inside and cannot leave (short of a privileged write to another
 // cgroup's cgroup.procs).
 //
 // The destructor removes the leaf (once empty): a leaf is never left behind by a run that returns.
@@ -39,6 +40,9 @@ class CgroupLeaf {
 
   const std::string& path() const noexcept { return path_; }
 
+  // A descriptor of the leaf's directory (O_PATH), for clone3(CLONE_INTO_CGROUP).
+  int dir_fd() const noexcept { return dir_.get(); }
+
   // A descriptor of cgroup.procs, open for writing: the child writes "0" to it to move itself in.
   int procs_fd() const noexcept { return procs_.get(); }
 
@@ -54,6 +58,8 @@ class CgroupLeaf {
   // The pids in the leaf and in any cgroup the tree made below it (a nested ctxrun's leaf, a
   // container runtime's cgroups): cgroup.kill and "populated" cover those too.
   std::vector<pid_t> pids_below() const;
+  // The same, or nullopt if the leaf's own cgroup.procs could not be read (no descriptor left).
+  std::optional<std::vector<pid_t>> list_below() const;
 
   // SIGKILLs every process in the leaf at once: cgroup.kill (Linux >= 5.14), or on older kernels
   // freeze, SIGKILL each pid, thaw. Returns false if neither worked.
@@ -66,6 +72,7 @@ class CgroupLeaf {
  private:
   explicit CgroupLeaf(std::string path) : path_(std::move(path)) {}
   std::string path_;  // "" once removed
+  unique_fd dir_;
   unique_fd procs_;
   unique_fd events_;
 };

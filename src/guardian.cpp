@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -130,6 +131,127 @@ void tear_down(const std::string& orders) {
   _exit(0);
 }
 
+// Not under the sanitizers, whose runtimes expect every stack and every thread to be their own.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define CTXRUN_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CTXRUN_SANITIZED 1
+#endif
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(CTXRUN_SANITIZED)
+#define CTXRUN_GUARDIAN_SHARES_MEMORY 1
+
+// A system call that touches nothing but registers: no errno (thread-local, so ctxrun's own while
+// the guardian shares its memory), no glibc state. Returns -errno on failure.
+long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) noexcept {
+#if defined(__x86_64__)
+  long ret;
+  register long r10 asm("r10") = d;
+  register long r8 asm("r8") = e;
+  asm volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+  return ret;
+#else
+  register long x8 asm("x8") = n;
+  register long x0 asm("x0") = a;
+  register long x1 asm("x1") = b;
+  register long x2 asm("x2") = c;
+  register long x3 asm("x3") = d;
+  register long x4 asm("x4") = e;
+  asm volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
+  return x0;
+#endif
+}
+
+// What the guardian that shares ctxrun's memory is given, and where it keeps what it reads. Static:
+// one guardian per ctxrun, and pages it never touches cost nothing.
+struct SharedGuardian {
+  int orders_fd = -1;  // its end of the orders socket
+  int exe_fd = -1;     // O_PATH descriptor of ctxrun's own executable
+};
+SharedGuardian g_shared;
+alignas(16) char g_shared_stack[64 * 1024];
+char g_shared_orders[64 * 1024];
+bool g_shared_used = false;
+
+// Closes every descriptor but `a` and `b` (a < b).
+void close_all_but(long a, long b) noexcept {
+  auto close_range = [](long from, long to) {
+    if (from > to) return;
+    if (raw_syscall(SYS_close_range, from, to, 0) == 0) return;
+    for (long fd = from; fd <= to && fd < 1024; ++fd) raw_syscall(SYS_close, fd);  // before Linux 5.9
+  };
+  close_range(0, a - 1);
+  close_range(a + 1, b - 1);
+  close_range(b + 1, ~0U);
+}
+
+// The guardian while ctxrun lives: it shares ctxrun's memory (CLONE_VM, its own stack), so only
+// raw system calls on its own stack and the static buffers above. When the orders socket reaches
+// EOF, ctxrun is gone, and the memory it left may be mid-update (a SIGKILL lands anywhere): the
+// guardian execs a fresh ctxrun image that does the teardown (guardian_after_exec).
+int shared_guardian_main(void*) {
+  const SharedGuardian s = g_shared;
+  raw_syscall(SYS_setsid);
+  raw_syscall(SYS_prctl, PR_SET_NAME, reinterpret_cast<long>("ctxrun-guardian"));
+  raw_syscall(SYS_chdir, reinterpret_cast<long>("/"));
+  unsigned long all = ~0UL;
+  raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&all), 0, sizeof all);
+  int lo = s.orders_fd < s.exe_fd ? s.orders_fd : s.exe_fd, hi = s.orders_fd < s.exe_fd ? s.exe_fd : s.orders_fd;
+  close_all_but(lo, hi);
+  // 0-2 on /dev/null (but where ctxrun was started without them and our two descriptors took
+  // those numbers), so that nothing the teardown opens takes their numbers by chance.
+  long null_fd = raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/dev/null"), O_RDWR);
+  for (long fd = 0; null_fd >= 0 && fd < 3; ++fd)
+    if (fd != null_fd && fd != s.orders_fd && fd != s.exe_fd) raw_syscall(SYS_dup3, null_fd, fd, 0);
+  if (null_fd > 2) raw_syscall(SYS_close, null_fd);
+  std::size_t len = 0;
+  char scratch[256];
+  while (true) {
+    bool full = len + 1 >= sizeof g_shared_orders;
+    char* into = full ? scratch : g_shared_orders + len;
+    std::size_t room = full ? sizeof scratch : sizeof g_shared_orders - 1 - len;
+    long n = raw_syscall(SYS_read, s.orders_fd, reinterpret_cast<long>(into), static_cast<long>(room));
+    if (n == -EINTR) continue;
+    if (n <= 0) break;
+    if (!full) len += static_cast<std::size_t>(n);  // orders past 64 KiB are dropped
+  }
+  g_shared_orders[len] = '\0';
+  char arg0[] = "ctxrun-guardian", arg1[] = "--ctxrun-guardian-orders";
+  char* argv[] = {arg0, arg1, g_shared_orders, nullptr};
+  char* envp[] = {nullptr};
+  raw_syscall(SYS_execveat, s.exe_fd, reinterpret_cast<long>(""), reinterpret_cast<long>(argv),
+              reinterpret_cast<long>(envp), AT_EMPTY_PATH);
+  raw_syscall(SYS_exit, 1);
+  return 1;
+}
+
+// Starts the guardian sharing ctxrun's memory: a clone(CLONE_VM) on a small stack, exit signal 0,
+// with a pidfd. Costs a thread's creation, not a fork's copy of the page tables (and no copy-on-
+// write faults for ctxrun afterwards). -1 if it cannot (no /proc/self/exe to exec later: then the
+// caller forks as before; so it does under valgrind).
+pid_t start_shared_guardian(int orders_fd, int* pidfd) noexcept {
+  if (g_shared_used) return -1;
+  // Valgrind cannot run a clone that shares memory without being a thread: it would end ctxrun.
+  // It announces itself in LD_PRELOAD (vgpreload_*.so).
+  if (const char* preload = std::getenv("LD_PRELOAD"); preload && std::strstr(preload, "vgpreload")) return -1;
+  int exe = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+  if (exe < 0) return -1;
+  g_shared = SharedGuardian{.orders_fd = orders_fd, .exe_fd = exe};
+  g_shared_used = true;
+  pid_t pid = clone(shared_guardian_main, g_shared_stack + sizeof g_shared_stack, CLONE_VM | CLONE_PIDFD, nullptr,
+                    reinterpret_cast<pid_t*>(pidfd));
+  int error = errno;
+  close(exe);
+  if (pid < 0) {
+    g_shared_used = false;
+    errno = error;
+  }
+  return pid;
+}
+#endif
+
 // fork() without SIGCHLD at the end: clone3 with exit signal 0 and a pidfd (Linux >= 5.3), else
 // clone. Returns the pid (0 in the child), -1 on failure.
 pid_t fork_quiet_child(int* pidfd) noexcept {
@@ -147,6 +269,13 @@ pid_t fork_quiet_child(int* pidfd) noexcept {
 
 }  // namespace
 
+int guardian_after_exec(const char* orders) noexcept {
+  try {
+    tear_down(orders);
+  } catch (...) {}
+  return 0;
+}
+
 std::string make_run_marker(const std::string& inherited, const std::string& own_id) {
   return inherited.empty() ? own_id : inherited + ":" + own_id;
 }
@@ -161,11 +290,18 @@ Result<Guardian> Guardian::start() {
   g.orders_.reset(orders[1]);
   unique_fd guardian_end(orders[0]);
   int pidfd = -1;
-  // ctxrun is single-threaded here, so the child may go on using the C library after a raw clone
-  // as after fork().
-  pid_t pid = fork_quiet_child(&pidfd);
-  if (pid < 0) return fmt::format("no guardian: fork: {}", std::strerror(errno));
-  if (pid == 0) guardian_main(guardian_end.get());
+  pid_t pid = -1;
+#ifdef CTXRUN_GUARDIAN_SHARES_MEMORY
+  if (!std::getenv("CTXRUN_GUARDIAN_FORK")) pid = start_shared_guardian(guardian_end.get(), &pidfd);
+#endif
+  if (pid < 0) {
+    // ctxrun is single-threaded here, so the child may go on using the C library after a raw
+    // clone as after fork().
+    pidfd = -1;
+    pid = fork_quiet_child(&pidfd);
+    if (pid < 0) return fmt::format("no guardian: fork: {}", std::strerror(errno));
+    if (pid == 0) guardian_main(guardian_end.get());
+  }
   g.pidfd_.reset(pidfd);
   g.pid_ = pid;
   return g;

@@ -1,8 +1,12 @@
 // Guardian: finishes the teardown if ctxrun itself is killed (SIGKILL, the OOM killer, a CI runner
 // that gives up): nothing can run in ctxrun then, so a small process outside the tree does it.
 //
-// start() forks the guardian as a child of ctxrun that sends no SIGCHLD when it ends (a "clone
-// child", exit signal 0): waitpid(-1) never sees it, so ctxrun's reaping of the tree and the
+// start() starts the guardian as a child of ctxrun that sends no SIGCHLD when it ends (a "clone
+// child", exit signal 0). Where it can (x86-64, aarch64, a /proc/self/exe), the guardian shares
+// ctxrun's memory (CLONE_VM, a 64 KiB stack of its own), which costs what a thread costs, and
+// makes only raw system calls until ctxrun is gone; then it execs a fresh ctxrun image for the
+// teardown (guardian_after_exec). Elsewhere, or with CTXRUN_GUARDIAN_FORK set (for tests), it is
+// forked. Either way: waitpid(-1) never sees it, so ctxrun's reaping of the tree and the
 // subreaper's "no child left" are untouched by it, and it is not part of any tree (started before
 // the backend is made; outside the cgroup leaf; in a session of its own, so Ctrl-C does not reach
 // it). It holds no descriptor of the caller's (it cannot keep a pipe open) and blocks in read() on
@@ -67,6 +71,11 @@ class Guardian {
   unique_fd pidfd_;           // the guardian's pidfd (empty on kernels without clone3)
   std::optional<pid_t> pid_;  // until reaped
 };
+
+// The guardian's teardown in a fresh ctxrun image: main() calls it when started as
+// `ctxrun-guardian --ctxrun-guardian-orders ORDERS` (how a guardian that shared ctxrun's memory
+// goes on once ctxrun is gone). Returns the exit status.
+int guardian_after_exec(const char* orders) noexcept;
 
 // The value of CTXRUN_RUN_ID for this run: the inherited one (if any), ':', this run's id.
 // Processes of the tree inherit it; a guardian finds them by their id in that list.

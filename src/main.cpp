@@ -217,7 +217,9 @@ int main(int argc, char** argv) {
   // cgroup leaf is removed, the guardian released. No tree is running then: before run() nothing
   // has been started, run() itself never throws (it tears down what it started), and after it the
   // tree is gone.
-  // 0. Invoked as `timeout`: GNU timeout's command line and behaviour (gnu_timeout.h).
+  // 0. A guardian whose ctxrun is gone, in a fresh image of its own (guardian.h).
+  if (argc == 3 && std::strcmp(argv[1], "--ctxrun-guardian-orders") == 0) return guardian_after_exec(argv[2]);
+  // Invoked as `timeout`: GNU timeout's command line and behaviour (gnu_timeout.h).
   if (gnu::invoked_as_timeout(argv[0])) {
     try {
       return gnu::timeout_main(argc, argv);

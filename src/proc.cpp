@@ -92,19 +92,33 @@ int send_signal_pidfd(int pidfd, int sig) noexcept {
   return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-bool is_ctxrun(const ProcessInfo& p) {
+namespace {
+
+const std::optional<FileId>& own_executable() {
   static const std::optional<FileId> self = file_id("/proc/self/exe");
+  return self;
+}
+
+}  // namespace
+
+bool runs_ctxrun_executable(pid_t pid) {
+  const auto& self = own_executable();
+  if (!self || !proc_is_ours()) return false;
+  char path[48];
+  std::snprintf(path, sizeof path, "/proc/%d/exe", static_cast<int>(pid));
+  auto exe = file_id(path);
+  return exe && exe->dev == self->dev && exe->ino == self->ino;
+}
+
+bool is_ctxrun(const ProcessInfo& p) {
   static const std::string own_name = [] {
     auto me = read_process(getpid());
     return me ? me->name : std::string("ctxrun");
   }();
-  if (!self || !proc_is_ours()) return false;
+  if (!own_executable() || !proc_is_ours()) return false;
   // comm is the basename of what was executed: cheap to compare before a stat of the executable.
   if (p.name != own_name && p.name != "ctxrun" && p.name != "timeout" && p.name != "ctxrun-timeout") return false;
-  char path[48];
-  std::snprintf(path, sizeof path, "/proc/%d/exe", static_cast<int>(p.pid));
-  auto exe = file_id(path);
-  return exe && exe->dev == self->dev && exe->ino == self->ino;
+  return runs_ctxrun_executable(p.pid);
 }
 
 std::optional<ProcessInfo> read_process(pid_t pid) {
@@ -169,6 +183,13 @@ std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInf
 }
 
 bool signal_process(const ProcessInfo& p, int sig, bool then_cont) noexcept {
+  // Our own child, seen so by a read made since our last reap: until we reap it, its pid names it
+  // and nothing else (a zombie included), so it needs neither a pidfd nor a second read.
+  if (p.ppid == getpid() && p.pid > 1) {
+    if (::kill(p.pid, sig) != 0) return false;
+    if (then_cont) ::kill(p.pid, SIGCONT);
+    return true;
+  }
   // The pidfd pins the process: if it is the one we saw (same start time), it stays that one.
   unique_fd pidfd(open_pidfd(p.pid));
   if (!pidfd && means_gone(errno)) return false;

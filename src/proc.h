@@ -36,13 +36,17 @@ std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInf
 // Whether `p` is another ctxrun (either personality): its executable is the same file as this
 // process's. Only a process whose name could be ctxrun's is looked at closely.
 bool is_ctxrun(const ProcessInfo& p);
+// Whether process `pid` runs this process's executable (a ctxrun, or a ctxrun's guardian): one
+// stat() of /proc/PID/exe, for callers that have no name to look at first.
+bool runs_ctxrun_executable(pid_t pid);
 
 // Sends `sig` to the process `p` names, only if that process still exists: a pidfd is opened and
 // the start time compared, so a pid that was reaped and reused by another process is never
 // signalled. With `then_cont`, SIGCONT follows on the same pidfd (a stopped process must see the
 // signal). Returns true if the signal was sent. Only "no such process" counts as gone: when the
 // pidfd or /proc cannot be opened for another reason (EMFILE, ENOMEM), the signal still goes, by
-// the best means left.
+// the best means left. A process that `p` says is this process's own child is signalled by pid with
+// no check: the caller must not have reaped since `p` was read (an unreaped child's pid is pinned).
 bool signal_process(const ProcessInfo& p, int sig, bool then_cont) noexcept;
 
 // pidfd_open(2) and pidfd_send_signal(2): -1 with errno on failure (ENOSYS before Linux 5.3).

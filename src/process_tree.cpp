@@ -1,12 +1,15 @@
 #include "process_tree.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -55,33 +58,67 @@ class SubreaperTree final : public ProcessTree {
  public:
   // Children ctxrun has before it spawns anything (`sleep 9 & exec ctxrun ...` makes the shell's
   // background job ctxrun's child) are not the command's: they and their descendants stay out. So
-  // is ctxrun's own helper, which waitpid(-1) does not see (guardian.h).
-  explicit SubreaperTree(std::optional<pid_t> own_helper) {
+  // is ctxrun's own helper, which waitpid(-1) does not see (guardian.h). /proc is scanned for them
+  // only when ctxrun has a child besides its helper (one read of its own children file tells).
+  explicit SubreaperTree(std::optional<pid_t> own_helper) : helper_pid_(own_helper) {
+    if (auto children = own_children()) {
+      std::erase_if(*children, [&](pid_t pid) { return own_helper && pid == *own_helper; });
+      if (children->empty()) return;
+    }
     if (auto all = scan_processes())
       for (const auto& p : *all)
-        if (p.ppid == getpid()) (own_helper && p.pid == *own_helper ? helper_ : preexisting_).push_back(p);
+        if (p.ppid == getpid() && !(own_helper && p.pid == *own_helper)) preexisting_.push_back(p);
+    preexisting_.shrink_to_fit();
   }
   const char* name() const noexcept override { return "subreaper"; }
   std::vector<ProcessInfo> members() override {
     auto all = scan_processes();
     if (!all) return {};
     std::erase_if(*all, [&](const ProcessInfo& p) {
-      for (const auto* excluded : {&preexisting_, &helper_})
-        for (const auto& q : *excluded)
-          if (p.pid == q.pid && p.start_time == q.start_time) return true;
+      // The helper is our unreaped child until ctxrun releases it: its pid cannot name another.
+      if (helper_pid_ && p.pid == *helper_pid_ && p.ppid == getpid()) return true;
+      for (const auto& q : preexisting_)
+        if (p.pid == q.pid && p.start_time == q.start_time) return true;
       return false;
     });
     auto tree = descendants_of(getpid(), *all);
     std::erase_if(tree, is_zombie);
+    tree.shrink_to_fit();
     return tree;
   }
   // Without pre-existing children, ECHILD alone says the tree is gone (see the class comment in
   // process_tree.h); with them, ctxrun has children that are not the tree's, so it must look.
   bool gone(bool has_children) override { return !has_children || (!preexisting_.empty() && members().empty()); }
+  // After one full SIGKILL sweep, a later one needs only ctxrun's own children: a process the
+  // sweep missed (forked after its scan) has a parent that got SIGKILL, and when that parent dies,
+  // the missed process is re-parented to ctxrun, the subreaper (through any nested subreaper,
+  // which got SIGKILL too). Our own unreaped children cannot be reaped and their pids reused
+  // behind our back, so they are signalled by pid, with no /proc read. Every own child is sent
+  // SIGKILL again (a no-op on one that is dying); only those not killed before are returned.
+  std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {
+    if (sig == SIGKILL && swept_kill_ && preexisting_.empty()) {
+      if (auto children = own_children()) {
+        std::vector<ProcessInfo> fresh;
+        for (pid_t pid : *children) {
+          if ((helper_pid_ && pid == *helper_pid_) || ::kill(pid, SIGKILL) != 0) continue;
+          if (killed_.insert(pid).second) fresh.push_back(ProcessInfo{.pid = pid});
+        }
+        return fresh;
+      }
+    }
+    auto signalled = ProcessTree::signal_all(sig, then_cont, skip_pgid);
+    if (sig == SIGKILL && !skip_pgid) {
+      swept_kill_ = true;
+      for (const auto& p : signalled) killed_.insert(p.pid);
+    }
+    return signalled;
+  }
 
  private:
+  std::optional<pid_t> helper_pid_;
   std::vector<ProcessInfo> preexisting_;
-  std::vector<ProcessInfo> helper_;
+  bool swept_kill_ = false;           // a full SIGKILL sweep was made
+  std::unordered_set<pid_t> killed_;  // pids SIGKILLed so far (counted once)
 };
 
 class PgroupTree final : public ProcessTree {
@@ -89,7 +126,7 @@ class PgroupTree final : public ProcessTree {
   const char* name() const noexcept override { return "pgroup"; }
   // Each process ctxrun spawns into the tree (the services, the command) leads a group of its own:
   // joining one led by another could fail once that group is gone.
-  bool prepare_child() const noexcept override { return setpgid(0, 0) == 0; }
+  bool prepare_child(bool) const noexcept override { return setpgid(0, 0) == 0; }
   void started(pid_t pid) noexcept override {
     if (!command_) command_ = pid;
     setpgid(pid, pid);  // also in the parent, so the group exists whichever runs first
@@ -154,8 +191,13 @@ class CgroupTree final : public ProcessTree {
   // ctxrun's children before the spawn (a shell's background job, the guardian) are not the tree's.
   explicit CgroupTree(CgroupLeaf leaf) : leaf_(std::move(leaf)), preexisting_(own_children()) {}
   const char* name() const noexcept override { return "cgroup"; }
-  // Writing "0" moves the writer: the command enters the leaf before exec.
-  bool prepare_child() const noexcept override { return ::write(leaf_.procs_fd(), "0", 1) == 1; }
+  // Born in the leaf: no migration (which may wait for an RCU grace period: milliseconds).
+  // CTXRUN_CGROUP_SPAWN=move forces the fallback, for the tests of it.
+  int birth_cgroup_fd() const noexcept override { return move_in_ ? -1 : leaf_.dir_fd(); }
+  // Else writing "0" moves the writer: the command enters the leaf before exec.
+  bool prepare_child(bool born_inside) const noexcept override {
+    return born_inside || ::write(leaf_.procs_fd(), "0", 1) == 1;
+  }
   std::vector<ProcessInfo> members() override {
     std::vector<ProcessInfo> out;
     if (!proc_is_ours()) {
@@ -184,38 +226,92 @@ class CgroupTree final : public ProcessTree {
   bool kill_is_final() const noexcept override { return killed_; }
   std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {
     if (sig == SIGKILL) {
-      // SIGKILL goes to the whole leaf at once (cgroup.kill): nothing forks past it.
-      auto snapshot = members();
+      // SIGKILL goes to the whole leaf at once (cgroup.kill): nothing forks past it. The pids
+      // counted are one read of cgroup.procs made just before (no /proc read delays the kill).
+      auto listed = leaf_.pids_below();
       killed_ = leaf_.kill_all();
-      if (killed_) return snapshot;
+      if (killed_) {
+        std::vector<ProcessInfo> out;
+        out.reserve(listed.size());
+        for (pid_t pid : listed) out.push_back(ProcessInfo{.pid = pid});
+        return out;
+      }
     }
-    if (proc_is_ours()) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
     return signal_pinned(sig, then_cont, skip_pgid);
   }
 
  private:
-  // Without a /proc of ours there is no start time to check a pid against: each pid of the leaf is
-  // pinned by a pidfd first, and signalled only if it is still in the leaf after that (a pid
-  // reused meanwhile by a process outside would no longer be listed).
+  // Signals every process of the leaf (and the cgroups below it). The nesting rule needs /proc
+  // only where a nested ctxrun is there: one stat() of /proc/PID/exe per process tells (SIGKILL
+  // skips even that); only then is each process's stat read for the parent links (and zombies),
+  // once, before anything is sent. Then, in batches (so that a big tree needs few descriptors at
+  // once), each pid is pinned by a pidfd and signalled only if the leaf still lists it after the
+  // pin: a pid reused meanwhile by a process outside would not be listed, and one reused inside is
+  // the tree's. So the pidfd is the identity check, with no second read of /proc; one poll() of a
+  // batch's pidfds tells the processes that have exited (zombies are not counted as signalled).
+  // (What was read before the pin of a pid reused inside the tree meanwhile, its group or
+  // nesting, may be stale: that changes only whom of the tree it skips, not whom outside it
+  // reaches.)
   std::vector<ProcessInfo> signal_pinned(int sig, bool then_cont, std::optional<pid_t> skip_pgid) {
-    std::vector<std::pair<pid_t, unique_fd>> pinned;
-    for (pid_t pid : leaf_.pids_below()) pinned.emplace_back(pid, unique_fd(open_pidfd(pid)));
-    auto listed = leaf_.pids_below();
-    std::sort(listed.begin(), listed.end());
+    auto pids = leaf_.pids_below();
+    bool nested = sig != SIGKILL && proc_is_ours() && std::any_of(pids.begin(), pids.end(), runs_ctxrun_executable);
+    std::vector<ProcessInfo> targets;
+    targets.reserve(pids.size());
+    for (pid_t pid : pids) {
+      if (nested) {
+        if (auto p = read_process(pid)) {
+          if (!is_zombie(*p)) targets.push_back(std::move(*p));
+          continue;
+        }
+        if (errno == ENOENT || errno == ESRCH) continue;  // gone; any other error says nothing
+      }
+      targets.push_back(ProcessInfo{.pid = pid, .pgid = skip_pgid && !nested ? getpgid(pid) : 0});
+    }
+    std::vector<pid_t>().swap(pids);
+    if (nested) drop_nested_subtrees(targets);
+    if (skip_pgid) std::erase_if(targets, [&](const ProcessInfo& p) { return p.pgid == *skip_pgid; });
     std::vector<ProcessInfo> signalled;
-    for (auto& [pid, pidfd] : pinned) {
-      if (!std::binary_search(listed.begin(), listed.end(), pid)) continue;
-      if (skip_pgid && getpgid(pid) == *skip_pgid) continue;
-      // No pidfd (no descriptor left): kill() on the pid just listed again, the best left.
-      auto send = [&, fd = pidfd.get(), p = pid](int s) { return fd >= 0 ? send_signal_pidfd(fd, s) : ::kill(p, s); };
-      if (send(sig) != 0) continue;
-      if (then_cont) send(SIGCONT);
-      signalled.push_back(ProcessInfo{.pid = pid});
+    signalled.reserve(targets.size());
+    constexpr std::size_t kBatch = 256;
+    std::vector<unique_fd> pins;
+    std::vector<pollfd> exited;
+    std::vector<bool> gone;
+    for (std::size_t from = 0; from < targets.size(); from += kBatch) {
+      std::size_t to = std::min(targets.size(), from + kBatch);
+      pins.clear();
+      exited.clear();
+      gone.assign(to - from, false);
+      for (std::size_t i = from; i < to; ++i) {
+        pins.emplace_back(open_pidfd(targets[i].pid));
+        gone[i - from] = !pins.back() && errno == ESRCH;
+        exited.push_back(pollfd{pins.back().get(), POLLIN, 0});  // fd -1 is skipped by poll()
+      }
+      // A pidfd is readable once its process has exited: a zombie, nothing to signal.
+      if (::poll(exited.data(), exited.size(), 0) > 0)
+        for (std::size_t k = 0; k < exited.size(); ++k) gone[k] = gone[k] || (exited[k].revents & POLLIN) != 0;
+      // The leaf cannot be listed again (no descriptor left): each pid was listed a moment ago,
+      // and signalling beats leaving it.
+      auto listed = leaf_.list_below();
+      if (listed) std::sort(listed->begin(), listed->end());
+      for (std::size_t i = from; i < to; ++i) {
+        pid_t pid = targets[i].pid;
+        int fd = pins[i - from].get();
+        if (gone[i - from]) continue;
+        if (listed && !std::binary_search(listed->begin(), listed->end(), pid)) continue;
+        auto send = [&](int s) { return fd >= 0 ? send_signal_pidfd(fd, s) : ::kill(pid, s); };
+        if (send(sig) != 0) continue;
+        if (then_cont) send(SIGCONT);
+        signalled.push_back(ProcessInfo{.pid = pid});
+      }
     }
     return signalled;
   }
 
   CgroupLeaf leaf_;
+  bool move_in_ = [] {
+    const char* how = std::getenv("CTXRUN_CGROUP_SPAWN");
+    return how && std::string_view(how) == "move";
+  }();
   std::optional<std::vector<pid_t>> preexisting_;  // ctxrun's children before the spawn
   bool killed_ = false;  // cgroup.kill succeeded: every process, present and future, is killed
 };

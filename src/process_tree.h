@@ -11,8 +11,9 @@
 // PID namespace; without one each process is signalled directly.
 //
 // Backends (docs/design.md, "Tree backends"):
-//  - cgroup: a fresh cgroup v2 leaf per run (cgroup.h); the command moves in before exec, so the
-//    whole tree is born inside and cannot leave it. Teardown ends with cgroup.kill, which no fork
+//  - cgroup: a fresh cgroup v2 leaf per run (cgroup.h); the command is born in it (clone3 with
+//    CLONE_INTO_CGROUP) or, where the kernel cannot, moves in before exec, so the whole tree is
+//    born inside and cannot leave it. Teardown ends with cgroup.kill, which no fork
 //    storm outruns; "populated 0" in cgroup.events says the tree is gone. Needs a writable cgroup v2.
 //  - subreaper: ctxrun is a child subreaper, so orphans (double-forked, setsid daemons) re-parent to
 //    it and stay in the tree; members are the descendants of ctxrun, read from /proc. The command
@@ -50,10 +51,21 @@ class ProcessTree {
   // "subreaper", "pgroup".
   virtual const char* name() const noexcept = 0;
 
+  // A descriptor of the cgroup directory the command is to be born in (clone3 with
+  // CLONE_INTO_CGROUP, Linux >= 5.7), -1 for none. spawn() falls back to fork() + prepare_child()
+  // where the kernel refuses it.
+  virtual int birth_cgroup_fd() const noexcept { return -1; }
+
   // In the child, between fork and exec. Async-signal-safe; returns false (errno set) on failure.
-  virtual bool prepare_child() const noexcept { return true; }
+  // `born_inside`: the child was born in birth_cgroup_fd()'s cgroup, and needs no move.
+  virtual bool prepare_child(bool born_inside) const noexcept {
+    (void)born_inside;
+    return true;
+  }
 
   // In the parent, right after the command was spawned as `pid`.
+  // Called for each process spawned into the tree: the services and exec: probes (Command::services,
+  // Command::ready), then the command.
   virtual void started(pid_t pid) noexcept { command_ = pid; }
 
   // The live (not zombie) processes of the tree now. Each call reads the system afresh.

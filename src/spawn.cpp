@@ -1,11 +1,15 @@
 #include "spawn.h"
 
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 
 #include "ctxrun/outcome.h"
@@ -52,6 +56,29 @@ enum Stage : int { kExec = 0, kBeforeExec = 1, kTreeSetup = 2 };
   _exit(127);
 }
 
+// fork(), born in the cgroup `cgroup_fd` when there is one: clone3 with CLONE_INTO_CGROUP (Linux
+// >= 5.7). Returns the pid (0 in the child), -1 with errno on failure; `born_inside` says whether
+// the child is in that cgroup already. Where the kernel refuses the flag (ENOSYS or E2BIG before
+// 5.3/5.7, EINVAL, or a cgroup it will not place the child in: EPERM, EBUSY, ...), a plain fork():
+// the child then moves itself in, and that write gives the error that counts.
+pid_t fork_into(int cgroup_fd, bool& born_inside) noexcept {
+  born_inside = false;
+  if (cgroup_fd >= 0) {
+    clone_args args{};
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<unsigned>(cgroup_fd);
+    // Like fork(), without glibc's atfork handlers: the child makes only system calls until exec.
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0) {
+      born_inside = true;
+      return static_cast<pid_t>(pid);
+    }
+    if (errno == EAGAIN || errno == ENOMEM) return -1;
+  }
+  return fork();
+}
+
 }  // namespace
 
 int SpawnFailure::exit_status() const noexcept {
@@ -75,11 +102,12 @@ std::variant<pid_t, SpawnFailure> spawn(const SpawnRequest& request) noexcept {
     if (pipe2(fds, O_CLOEXEC) != 0) return SpawnFailure{.error = errno, .before_exec = true};
     unique_fd read_end(fds[0]), write_end(fds[1]);
 
-    pid_t pid = fork();
+    bool born_inside = false;
+    pid_t pid = fork_into(request.tree.birth_cgroup_fd(), born_inside);
     if (pid < 0) return SpawnFailure{.error = errno, .before_exec = true, .in_fork = true};
     if (pid == 0) {
       int report = write_end.get();
-      if (!request.tree.prepare_child()) report_and_exit(report, errno, kTreeSetup);
+      if (!request.tree.prepare_child(born_inside)) report_and_exit(report, errno, kTreeSetup);
       // Die with ctxrun; and if ctxrun died already (between fork and prctl), stop here.
       if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) report_and_exit(report, ESRCH, kBeforeExec);
       request.signals.restore_in_child();

@@ -34,6 +34,7 @@
 //   trap-exit SIG N REPORT     report; exit with status N when SIG arrives (a command that cleans up)
 //   term-ignoring-child REPORT a child that ignores SIGTERM reports, then this one (SIGTERM left at
 //                              default) reports; both wait forever
+//   cgroup FILE                first thing: write the cgroup v2 line of /proc/self/cgroup to FILE
 //   pgrp FILE                  write to FILE which process group this one is in: "own", "parent"
 //                              (led by the parent), "parent's group" or "other"; exit 0
 //   pid1 N REPORT CMD...       an application PID 1 that never reaps: run CMD N times in turn, as
@@ -428,6 +429,22 @@ int mode_pgrp(const char* file) {
   return 0;
 }
 
+int mode_cgroup(const char* file) {
+  char buf[4096];
+  int in = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+  if (in < 0) die("open /proc/self/cgroup");
+  ssize_t n = read(in, buf, sizeof buf - 1);
+  if (n < 0) die("read /proc/self/cgroup");
+  close(in);
+  buf[n] = '\0';
+  const char* line = std::strstr(buf, "0::");
+  FILE* out = std::fopen(file, "w");
+  if (!out) die("fopen");
+  std::fprintf(out, "%s", line ? line : "none\n");
+  std::fclose(out);
+  return 0;
+}
+
 int mode_pid1(int runs, int fd, char** command) {
   report_fd = fd;
   for (int i = 0; i < runs; ++i) {
@@ -682,6 +699,9 @@ int usage() {
 
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
+  // First of all, before anything else runs: which cgroup v2 the process is in ("0::/path" of
+  // /proc/self/cgroup), written to FILE.
+  if (std::strcmp(argv[1], "cgroup") == 0 && argc == 3) return mode_cgroup(argv[2]);
   std::string mode = argv[1];
   auto arg = [&](int i) { return i < argc ? std::atoi(argv[i]) : -1; };
   // A REPORT argument that is not a number is a path to open (a FIFO, from inside tmux).
