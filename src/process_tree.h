@@ -63,9 +63,8 @@ class ProcessTree {
     return true;
   }
 
-  // In the parent, right after the command was spawned as `pid`.
-  // Called for each process spawned into the tree: the services and exec: probes (Command::services,
-  // Command::ready), then the command.
+  // In the parent, right after each process was spawned into the tree as `pid`: the services and
+  // exec: probes (Command::services, Command::ready), then the command.
   virtual void started(pid_t pid) noexcept { command_ = pid; }
 
   // The live (not zombie) processes of the tree now. Each call reads the system afresh.
