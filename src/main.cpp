@@ -122,7 +122,7 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
   // 3. The context: inherited deadline, --deadline and --timeout; the earliest wins.
   ContextPtr ctx;
   try {
-    ctx = make_run_context(options);
+    ctx = make_run_context(options, started.steady);
   } catch (const std::system_error& e) {
     // Its descriptors could not be made (EMFILE, ENOMEM): a context that could never end is refused.
     return end_with_error(fmt::format("cannot make the context: {}", e.code().message()), options, started);

@@ -1,13 +1,22 @@
 #include "options.h"
 
+#include <algorithm>
+
 namespace ctxrun {
 
-ContextPtr make_run_context(const RunOptions& options) {
+ContextPtr make_run_context(const RunOptions& options, std::chrono::steady_clock::time_point started) {
   ContextPtr ctx = background();
   if (options.inherited_deadline)
     ctx = with_deadline(ctx, *options.inherited_deadline, "inherited deadline @" + options.inherited_text);
   if (options.deadline) ctx = with_deadline(ctx, *options.deadline, "deadline " + options.deadline_text);
-  if (options.timeout) ctx = with_timeout(ctx, *options.timeout, "timeout " + options.timeout_text);
+  if (options.timeout) {
+    // Counted from ctxrun's start, not from the end of option parsing: `-t 0.2` ends 0.2 s after
+    // ctxrun was started, however long reading the command line took (at least 1 ns: never none).
+    auto spent = std::chrono::steady_clock::now() - started;
+    auto left = std::max(*options.timeout - std::chrono::duration_cast<std::chrono::nanoseconds>(spent),
+                         std::chrono::nanoseconds(1));
+    ctx = with_timeout(ctx, left, "timeout " + options.timeout_text);
+  }
   return with_cancel(ctx);
 }
 

@@ -76,9 +76,9 @@ struct RunOptions {
 };
 
 // The context of a run: background, then the inherited deadline (CTXRUN_DEADLINE), then
-// --deadline, then --timeout, then cancellable. The earliest deadline wins. Throws
-// std::system_error when its descriptors cannot be made (context.h).
-ContextPtr make_run_context(const RunOptions& options);
+// --deadline, then --timeout (counted from `started`, ctxrun's start), then cancellable. The
+// earliest deadline wins. Throws std::system_error when its descriptors cannot be made (context.h).
+ContextPtr make_run_context(const RunOptions& options, std::chrono::steady_clock::time_point started);
 
 // The command the options describe, for the runner. `enclosing` is the ctxrun this one runs
 // under, if any (CTXRUN_RUN_ID); `trace` hears each step of the run (-v).
