@@ -46,14 +46,16 @@ TEST_CASE("nested: a shorter inner deadline wins; the outer passes its 124 on") 
 
 TEST_CASE("nested: three levels deep, the outermost deadline reaches the innermost run") {
   NoSurvivors guard;
-  auto exit = run({"-t", "700ms", kCtxrun, "-t", "1h", kCtxrun, "-t", "2h", kHelper, "hang", "3"});
+  // 2 s: time for three ctxruns to start, each with its signals taken, also under ASan on a loaded
+  // machine (at 700 ms one CI run saw only one inner level report: a level still starting up).
+  auto exit = run({"-t", "2s", kCtxrun, "-t", "1h", kCtxrun, "-t", "2h", kHelper, "hang", "3"});
   CHECK_MESSAGE(exit.exited(124), exit.describe());
   // Each inner level reports the inherited deadline; none reports a cancel.
   std::size_t inherited = 0;
   for (auto at = exit.err.find("(inherited deadline @"); at != std::string::npos;
        at = exit.err.find("(inherited deadline @", at + 1))
     ++inherited;
-  CHECK(inherited == 2);
+  CHECK_MESSAGE(inherited == 2, exit.err);
   CHECK(exit.err.find("canceled") == std::string::npos);
 }
 
