@@ -44,8 +44,8 @@ ctxrun fails; 126 when the command cannot be run; 127 when it is not found.)EX";
 // as "no value" and eat the next argument as the value, and says what is wrong in its own words;
 // this pass reads argv exactly as getopt_long("+...") does (options end at the first operand or
 // "--"; "-tVALUE", "-t VALUE", "--timeout=VALUE", "--timeout VALUE"; short flags may be grouped),
-// rejects what ctxrun does not take, and hands CLI11 an argv with nothing left to interpret:
-// "--name=VALUE" for each option, then "--" and the operands.
+// rejects what ctxrun does not take, and gives each option with its value, by its long name. CLI11
+// declares the options and prints --help from them (parse_command_line).
 struct OptionSpec {
   char short_name;  // 0 if none
   const char* long_name;
@@ -67,11 +67,16 @@ constexpr OptionSpec kOptions[] = {
 };
 
 struct Scanned {
-  std::vector<std::string> normalized;  // argv for CLI11
-  std::vector<std::string> operands;    // the command
-  std::string report_path;              // --report, once read
-  std::string error;                    // the usage error, "" if none
-  bool help_or_version = false;
+  // Each option given, in order: its long name (an alias as the option it names) and its value
+  // ("" for a flag).
+  std::vector<std::pair<std::string, std::string>> given;
+  std::vector<std::string> operands;  // the command
+  std::string report_path;            // --report, once read
+  std::string error;                  // the usage error, "" if none
+  bool help = false, version = false;
+  bool has(std::string_view name) const {
+    return std::any_of(given.begin(), given.end(), [&](const auto& g) { return g.first == name; });
+  }
 };
 
 // The marks a token may hold besides letters and digits (RFC 9110), for messages.
@@ -81,12 +86,12 @@ std::string usage_error(std::string_view what) { return fmt::format("{} (see 'ct
 
 Scanned scan(int argc, char** argv) {
   Scanned out;
-  out.normalized.emplace_back(argc > 0 && argv[0] ? argv[0] : "ctxrun");
-  std::vector<const OptionSpec*> given;
   // Records one option; false (with out.error set) if it cannot be taken.
   auto take = [&](const OptionSpec& spec, std::optional<std::string_view> value) {
-    std::string name = std::string("--") + spec.long_name;
-    if (spec.takes_value && !spec.repeatable && std::find(given.begin(), given.end(), &spec) != given.end()) {
+    // --no-output-timeout is another name for --idle.
+    std::string canonical = std::string_view(spec.long_name) == "no-output-timeout" ? "idle" : spec.long_name;
+    std::string name = "--" + canonical;
+    if (spec.takes_value && !spec.repeatable && out.has(canonical)) {
       // A second value is refused rather than silently replacing the first: a second --timeout
       // that lengthened a budget a wrapper script had set would be the worst surprise here.
       out.error = usage_error(name + " given twice");
@@ -96,10 +101,10 @@ Scanned scan(int argc, char** argv) {
       out.error = usage_error("empty value for " + name);
       return false;
     }
-    given.push_back(&spec);
-    if (spec.short_name == 'h' || std::string_view(spec.long_name) == "version") out.help_or_version = true;
-    if (std::string_view(spec.long_name) == "report") out.report_path = *value;
-    out.normalized.push_back(spec.takes_value ? name + "=" + std::string(*value) : name);
+    if (spec.short_name == 'h') out.help = true;
+    if (canonical == "version") out.version = true;
+    if (canonical == "report") out.report_path = *value;
+    out.given.emplace_back(std::move(canonical), spec.takes_value ? std::string(*value) : std::string());
     return true;
   };
   int i = 1;
@@ -164,14 +169,9 @@ Scanned scan(int argc, char** argv) {
   }
   out.operands.assign(argv + i, argv + argc);
   // --help and --version stand alone: anything beside them is a mistake worth hearing about.
-  if (out.help_or_version && (given.size() > 1 || !out.operands.empty())) {
-    bool help = std::any_of(given.begin(), given.end(), [](const OptionSpec* o) { return o->short_name == 'h'; });
-    out.error = fmt::format("{} takes no other arguments", help ? "--help" : "--version");
+  if ((out.help || out.version) && (out.given.size() > 1 || !out.operands.empty())) {
+    out.error = fmt::format("{} takes no other arguments", out.help ? "--help" : "--version");
     return out;
-  }
-  if (!out.operands.empty()) {
-    out.normalized.emplace_back("--");
-    out.normalized.insert(out.normalized.end(), out.operands.begin(), out.operands.end());
   }
   return out;
 }
@@ -192,9 +192,9 @@ std::pair<std::string, std::string> split_service(const std::string& text) {
 }
 
 // --with, --ready and what goes with them, into options.services and options.ready.
-Status read_services(const CLI::App& app, const std::vector<std::string>& with, const std::vector<std::string>& ready,
-                     const std::string& ready_timeout, const std::string& ready_status, bool label,
-                     RunOptions& options) {
+Status read_services(const std::function<bool(std::string_view)>& given, const std::vector<std::string>& with,
+                     const std::vector<std::string>& ready, const std::string& ready_timeout,
+                     const std::string& ready_status, bool label, RunOptions& options) {
   std::vector<bool> named;  // the name was given (NAME=CMD), not made from the command
   for (const auto& text : with) {
     auto [name, command] = split_service(text);
@@ -224,7 +224,7 @@ Status read_services(const CLI::App& app, const std::vector<std::string>& with, 
     has_http |= spec.kind == ProbeKind::http;
     options.ready.probes.push_back(text);
   }
-  if (app.count("--ready-timeout")) {
+  if (given("ready-timeout")) {
     if (ready.empty()) return std::string("--ready-timeout needs a --ready probe");
     auto parsed = parse_duration(ready_timeout);
     if (std::holds_alternative<std::string>(parsed))
@@ -234,7 +234,7 @@ Status read_services(const CLI::App& app, const std::vector<std::string>& with, 
     options.ready.limit = d.unbounded() ? std::chrono::hours(24 * 365 * 100) : d.value;
     options.ready.limit_text = ready_timeout;
   }
-  if (app.count("--ready-status")) {
+  if (given("ready-status")) {
     char* end = nullptr;
     long status = std::strtol(ready_status.c_str(), &end, 10);
     if (*end != '\0' || status < 100 || status > 599)
@@ -268,133 +268,176 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   };
   if (!scanned.error.empty()) return usage(scanned.error);
 
-  CLI::App app{
-      "Run a command under a deadline; when the deadline passes, a cancelling signal\n"
-      "arrives or the command ends, tear down its whole process tree.",
-      "ctxrun"};
-  app.footer(kExamples);
-  app.prefix_command();  // option parsing stops at the first operand: `ctxrun -t 5s ls -l`
-  app.set_version_flag("--version", std::string("ctxrun ") + kVersion);
-
   std::string timeout, deadline, signal, kill_after, orphans = "kill", tree = "auto", report, format = "seconds";
   bool preserve = false, verbose = false, quiet = false, no_inherit = false, remaining = false;
-  app.add_option("-t,--timeout", timeout,
-                 "Deadline relative to now: Go (1h30m, 1.5s, 250ms) or GNU (90, 2.5m, 1d) "
-                 "syntax; 0 or inf: none")
-      ->type_name("DURATION");
-  app.add_option("-d,--deadline", deadline,
-                 "Absolute deadline: RFC 3339 (2026-11-25T17:00:00Z) or @UNIXTIME; follows the "
-                 "wall clock")
-      ->type_name("TIME");
-  app.add_option("-s,--signal", signal,
-                 "First signal of teardown on a deadline and for leftovers (default TERM): name or number; "
-                 "on a cancel, the cancelling signal goes first")
-      ->type_name("SIG");
-  app.add_option("-k,--kill-after", kill_after, "Grace before SIGKILL (default 10s; 0: never)")->type_name("DURATION");
-  app.add_option("--orphans", orphans,
-                 "Processes left behind when the command ends in time: kill (default), wait, leave")
-      ->type_name("POLICY");
-  app.add_flag("--preserve-status", preserve, "On a deadline, exit with the command's status, not 124");
-  app.add_option("--tree", tree, "How the tree is tracked: auto (default), cgroup, subreaper, pgroup")
-      ->type_name("BACKEND");
-  app.add_flag("--no-inherit", no_inherit,
-               "Ignore the deadline inherited in CTXRUN_DEADLINE (breaks the caller's budget on purpose)");
-  app.add_flag("--remaining", remaining,
-               "Print the time left of the inherited deadline (inf if none) and exit; no command");
-  app.add_option("--format", format, "For --remaining: seconds (default, 12.345), ms (12345) or go (1m2.5s)")
-      ->type_name("FORMAT");
-  app.add_option("--report", report, "When ctxrun ends, write what happened as JSON to FILE (atomically)")
-      ->type_name("FILE");
   std::string idle, heartbeat, on_expire, on_expire_timeout, dump_signal;
   bool diagnose = false;
-  app.add_option("--idle,--no-output-timeout", idle,
-                 "Also end (as a deadline: 124) after this long without a byte on the command's stdout or "
-                 "stderr; relays its output")
-      ->type_name("DURATION");
-  app.add_option("--heartbeat", heartbeat,
-                 "After this long without output, say on stderr that the command is still running; relays its "
-                 "output")
-      ->type_name("DURATION");
-  app.add_flag("--diagnose", diagnose, "On a deadline or idleness, print the tree (state, wchan, age) before teardown");
-  app.add_option("--on-expire", on_expire,
-                 "On a deadline or idleness, run CMD (sh -c; CTXRUN_PIDS, CTXRUN_MAIN_PID, CTXRUN_CGROUP) before "
-                 "teardown")
-      ->type_name("CMD");
-  app.add_option("--on-expire-timeout", on_expire_timeout, "How long --on-expire may run (default 30s)")
-      ->type_name("DURATION");
-  app.add_option("--dump-signal", dump_signal,
-                 "On a deadline or idleness, send SIG to the command alone first and wait up to DURATION "
-                 "(default 5s) for it, e.g. QUIT for a JVM's thread dump")
-      ->type_name("SIG[:DURATION]");
   std::string attempts, attempt_timeout, retry_on, retry_delay, retry_backoff, retry_max_delay, retry_jitter, on_retry;
-  app.add_option("--attempts", attempts, "Run the command up to N times, until it succeeds (default 1)")
-      ->type_name("N");
-  app.add_option("--attempt-timeout", attempt_timeout, "Each attempt's own deadline, within the run's")
-      ->type_name("DURATION");
-  app.add_option("--retry-on", retry_on,
-                 "What is retried: failure (default), or exit:N[,N...], timeout, idle, signal, comma-separated")
-      ->type_name("LIST");
-  app.add_option("--retry-delay", retry_delay, "Delay before the second attempt (default 1s)")->type_name("DURATION");
-  app.add_option("--retry-backoff", retry_backoff, "Each delay is the last one times FACTOR (default 2)")
-      ->type_name("FACTOR");
-  app.add_option("--retry-max-delay", retry_max_delay, "Longest delay (default 60s)")->type_name("DURATION");
-  app.add_option("--retry-jitter", retry_jitter, "full (default: each delay random up to its value) or none")
-      ->type_name("MODE");
-  app.add_option("--on-retry", on_retry, "Run CMD (sh -c) between attempts, after the teardown")->type_name("CMD");
   std::vector<std::string> with, ready;
   std::string ready_timeout, ready_status;
   bool label = false;
-  app.add_option("--with", with,
-                 "Start CMD (sh -c) first, as a service the command needs, under the same context; it is torn "
-                 "down with everything, and its own end cancels the run (repeatable)")
-      ->type_name("[NAME=]CMD");
-  app.add_option("--ready", ready,
-                 "Start the command once PROBE succeeds: tcp://HOST:PORT, http(s)://URL, unix:///PATH, "
-                 "file:///PATH or exec:CMD (repeatable: all of them)")
-      ->type_name("PROBE");
-  app.add_option("--ready-timeout", ready_timeout, "How long the probes may take (default 5m; then 124)")
-      ->type_name("DURATION");
-  app.add_option("--ready-status", ready_status, "HTTP(S) probes are ready on this status only (default: 2xx, 3xx)")
-      ->type_name("N");
-  app.add_flag("--label", label, "Prefix each line of a service's output with [NAME]");
   std::string trace_file, value_of;
   std::vector<std::string> values;
   bool trace_argv = false;
-  app.add_option("--trace-file", trace_file,
-                 "Append this run's OpenTelemetry span to FILE (OTLP/JSON, one line); nested runs inherit it "
-                 "(CTXRUN_TRACE_FILE) and TRACEPARENT links them")
-      ->type_name("FILE");
-  app.add_flag("--trace-argv", trace_argv, "Put the whole command line in the span (arguments can hold secrets)");
-  app.add_option("--value", values,
-                 "Hand the command a request-scoped value in BAGGAGE (W3C); repeatable; read with --value-of")
-      ->type_name("KEY=VALUE");
-  app.add_option("--value-of", value_of, "Print the value of KEY from the inherited BAGGAGE and exit; no command")
-      ->type_name("KEY");
-  app.add_flag("-v,--verbose", verbose, "Say what is done at each step");
-  app.add_flag("-q,--quiet", quiet, "Print nothing but errors");
+  // The options as CLI11 declares them: what --help prints. Built only for --help: declaring ~55
+  // options is most of a plain run's start-up instructions (docs/benchmarks.md, issue 15), and scan()
+  // has already read argv exactly (getopt_long's rules), so the values come from it.
+  auto declare = [&](CLI::App& app) {
+    app.add_option("-t,--timeout", timeout,
+                   "Deadline relative to now: Go (1h30m, 1.5s, 250ms) or GNU (90, 2.5m, 1d) "
+                   "syntax; 0 or inf: none")
+        ->type_name("DURATION");
+    app.add_option("-d,--deadline", deadline,
+                   "Absolute deadline: RFC 3339 (2026-11-25T17:00:00Z) or @UNIXTIME; follows the "
+                   "wall clock")
+        ->type_name("TIME");
+    app.add_option("-s,--signal", signal,
+                   "First signal of teardown on a deadline and for leftovers (default TERM): name or number; "
+                   "on a cancel, the cancelling signal goes first")
+        ->type_name("SIG");
+    app.add_option("-k,--kill-after", kill_after, "Grace before SIGKILL (default 10s; 0: never)")
+        ->type_name("DURATION");
+    app.add_option("--orphans", orphans,
+                   "Processes left behind when the command ends in time: kill (default), wait, leave")
+        ->type_name("POLICY");
+    app.add_flag("--preserve-status", preserve, "On a deadline, exit with the command's status, not 124");
+    app.add_option("--tree", tree, "How the tree is tracked: auto (default), cgroup, subreaper, pgroup")
+        ->type_name("BACKEND");
+    app.add_flag("--no-inherit", no_inherit,
+                 "Ignore the deadline inherited in CTXRUN_DEADLINE (breaks the caller's budget on purpose)");
+    app.add_flag("--remaining", remaining,
+                 "Print the time left of the inherited deadline (inf if none) and exit; no command");
+    app.add_option("--format", format, "For --remaining: seconds (default, 12.345), ms (12345) or go (1m2.5s)")
+        ->type_name("FORMAT");
+    app.add_option("--report", report, "When ctxrun ends, write what happened as JSON to FILE (atomically)")
+        ->type_name("FILE");
+    app.add_option("--idle,--no-output-timeout", idle,
+                   "Also end (as a deadline: 124) after this long without a byte on the command's stdout or "
+                   "stderr; relays its output")
+        ->type_name("DURATION");
+    app.add_option("--heartbeat", heartbeat,
+                   "After this long without output, say on stderr that the command is still running; relays its "
+                   "output")
+        ->type_name("DURATION");
+    app.add_flag("--diagnose", diagnose,
+                 "On a deadline or idleness, print the tree (state, wchan, age) before teardown");
+    app.add_option("--on-expire", on_expire,
+                   "On a deadline or idleness, run CMD (sh -c; CTXRUN_PIDS, CTXRUN_MAIN_PID, CTXRUN_CGROUP) before "
+                   "teardown")
+        ->type_name("CMD");
+    app.add_option("--on-expire-timeout", on_expire_timeout, "How long --on-expire may run (default 30s)")
+        ->type_name("DURATION");
+    app.add_option("--dump-signal", dump_signal,
+                   "On a deadline or idleness, send SIG to the command alone first and wait up to DURATION "
+                   "(default 5s) for it, e.g. QUIT for a JVM's thread dump")
+        ->type_name("SIG[:DURATION]");
+    app.add_option("--attempts", attempts, "Run the command up to N times, until it succeeds (default 1)")
+        ->type_name("N");
+    app.add_option("--attempt-timeout", attempt_timeout, "Each attempt's own deadline, within the run's")
+        ->type_name("DURATION");
+    app.add_option("--retry-on", retry_on,
+                   "What is retried: failure (default), or exit:N[,N...], timeout, idle, signal, comma-separated")
+        ->type_name("LIST");
+    app.add_option("--retry-delay", retry_delay, "Delay before the second attempt (default 1s)")->type_name("DURATION");
+    app.add_option("--retry-backoff", retry_backoff, "Each delay is the last one times FACTOR (default 2)")
+        ->type_name("FACTOR");
+    app.add_option("--retry-max-delay", retry_max_delay, "Longest delay (default 60s)")->type_name("DURATION");
+    app.add_option("--retry-jitter", retry_jitter, "full (default: each delay random up to its value) or none")
+        ->type_name("MODE");
+    app.add_option("--on-retry", on_retry, "Run CMD (sh -c) between attempts, after the teardown")->type_name("CMD");
+    app.add_option("--with", with,
+                   "Start CMD (sh -c) first, as a service the command needs, under the same context; it is torn "
+                   "down with everything, and its own end cancels the run (repeatable)")
+        ->type_name("[NAME=]CMD");
+    app.add_option("--ready", ready,
+                   "Start the command once PROBE succeeds: tcp://HOST:PORT, http(s)://URL, unix:///PATH, "
+                   "file:///PATH or exec:CMD (repeatable: all of them)")
+        ->type_name("PROBE");
+    app.add_option("--ready-timeout", ready_timeout, "How long the probes may take (default 5m; then 124)")
+        ->type_name("DURATION");
+    app.add_option("--ready-status", ready_status, "HTTP(S) probes are ready on this status only (default: 2xx, 3xx)")
+        ->type_name("N");
+    app.add_flag("--label", label, "Prefix each line of a service's output with [NAME]");
+    app.add_option("--trace-file", trace_file,
+                   "Append this run's OpenTelemetry span to FILE (OTLP/JSON, one line); nested runs inherit it "
+                   "(CTXRUN_TRACE_FILE) and TRACEPARENT links them")
+        ->type_name("FILE");
+    app.add_flag("--trace-argv", trace_argv, "Put the whole command line in the span (arguments can hold secrets)");
+    app.add_option("--value", values,
+                   "Hand the command a request-scoped value in BAGGAGE (W3C); repeatable; read with --value-of")
+        ->type_name("KEY=VALUE");
+    app.add_option("--value-of", value_of, "Print the value of KEY from the inherited BAGGAGE and exit; no command")
+        ->type_name("KEY");
+    app.add_flag("-v,--verbose", verbose, "Say what is done at each step");
+    app.add_flag("-q,--quiet", quiet, "Print nothing but errors");
+  };
 
-  try {
-    // The argv scan() made: every option as --name or --name=VALUE, operands after "--". Built
-    // in reverse, as CLI11 takes a vector of arguments (last one first).
-    std::vector<std::string> args(scanned.normalized.rbegin(), scanned.normalized.rend() - 1);
-    app.parse(args);
-  } catch (const CLI::CallForHelp&) {
+  if (scanned.help) {
+    CLI::App app{
+        "Run a command under a deadline; when the deadline passes, a cancelling signal\n"
+        "arrives or the command ends, tear down its whole process tree.",
+        "ctxrun"};
+    app.footer(kExamples);
+    app.set_version_flag("--version", std::string("ctxrun ") + kVersion);
+    declare(app);
     // CLI11 2.1 has no usage() setter: name the operands in its usage line ourselves.
     std::string help = app.help();
     if (auto at = help.find("Usage: ctxrun [OPTIONS]"); at != std::string::npos)
       help.replace(at, 23, "Usage: ctxrun [OPTIONS] [--] COMMAND [ARG]...");
     return print_out(help);
-  } catch (const CLI::CallForVersion&) {
-    return print_out(fmt::format("ctxrun {}\n", kVersion));
-  } catch (const CLI::ParseError& e) {
-    // scan() has refused what CLI11 would; kept so that no CLI11 exit code can leak out.
-    return usage(usage_error(e.what()));
   }
+  if (scanned.version) return print_out(fmt::format("ctxrun {}\n", kVersion));
+  // Each option's value into its variable, as CLI11 would have bound it.
+  const std::pair<const char*, std::string*> strings[] = {
+      {"timeout", &timeout},
+      {"deadline", &deadline},
+      {"signal", &signal},
+      {"kill-after", &kill_after},
+      {"orphans", &orphans},
+      {"tree", &tree},
+      {"format", &format},
+      {"report", &report},
+      {"idle", &idle},
+      {"heartbeat", &heartbeat},
+      {"on-expire", &on_expire},
+      {"on-expire-timeout", &on_expire_timeout},
+      {"dump-signal", &dump_signal},
+      {"attempts", &attempts},
+      {"attempt-timeout", &attempt_timeout},
+      {"retry-on", &retry_on},
+      {"retry-delay", &retry_delay},
+      {"retry-backoff", &retry_backoff},
+      {"retry-max-delay", &retry_max_delay},
+      {"retry-jitter", &retry_jitter},
+      {"on-retry", &on_retry},
+      {"ready-timeout", &ready_timeout},
+      {"ready-status", &ready_status},
+      {"trace-file", &trace_file},
+      {"value-of", &value_of},
+  };
+  const std::pair<const char*, std::vector<std::string>*> lists[] = {{"with", &with},
+                                                                     {"ready", &ready},
+                                                                     {"value", &values}};
+  const std::pair<const char*, bool*> flags[] = {
+      {"preserve-status", &preserve}, {"verbose", &verbose},   {"quiet", &quiet}, {"no-inherit", &no_inherit},
+      {"remaining", &remaining},      {"diagnose", &diagnose}, {"label", &label}, {"trace-argv", &trace_argv}};
+  for (const auto& [name, value] : scanned.given) {
+    bool bound = false;
+    for (auto [n, into] : strings)
+      if (name == n) bound = (*into = value, true);
+    for (auto [n, into] : lists)
+      if (name == n) bound = (into->push_back(value), true);
+    for (auto [n, into] : flags)
+      if (name == n) bound = (*into = true, true);
+    // A new option in kOptions without a variable here must not be dropped in silence.
+    if (!bound) return usage(fmt::format("internal error: option --{} is not bound (cli.cpp)", name));
+  }
+  auto given = [&](std::string_view name) { return scanned.has(name); };
 
   RunOptions options;
   options.command = scanned.operands;
   options.report_path = report;
-  bool value_of_given = app.count("--value-of") > 0;
+  bool value_of_given = given("value-of");
   if (remaining && value_of_given) return usage("--remaining and --value-of exclude each other");
   if (value_of_given && !options.command.empty()) return usage("--value-of takes no command (see 'ctxrun --help')");
   if (value_of_given && !report.empty()) return usage("--report applies to a run, not to --value-of");
@@ -402,7 +445,7 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
     return usage(fmt::format("invalid --value-of key '{}' (a token: letters, digits and {})", value_of, kTokenMarks));
   if (remaining && !options.command.empty()) return usage("--remaining takes no command (see 'ctxrun --help')");
   if (remaining && !report.empty()) return usage("--report applies to a run, not to --remaining");
-  if (!remaining && app.count("--format")) return usage("--format applies to --remaining only");
+  if (!remaining && given("format")) return usage("--format applies to --remaining only");
   if (format != "seconds" && format != "ms" && format != "go")
     return usage(fmt::format("invalid --format '{}' (seconds, ms or go)", format));
   if (options.command.empty() && !remaining && !value_of_given) return usage("missing command (see 'ctxrun --help')");
@@ -412,7 +455,7 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
 
   // Each value parser's own message names the bad value.
   auto bad = [](const auto& parsed) { return std::holds_alternative<std::string>(parsed); };
-  if (app.count("--timeout")) {
+  if (given("timeout")) {
     auto parsed = parse_duration(timeout);
     if (bad(parsed)) return usage(std::get<std::string>(parsed));
     Duration d = std::get<Duration>(parsed);
@@ -420,18 +463,18 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
     if (!d.unbounded()) options.timeout = d.value;
     options.timeout_text = timeout;
   }
-  if (app.count("--deadline")) {
+  if (given("deadline")) {
     auto parsed = parse_deadline(deadline);
     if (bad(parsed)) return usage(std::get<std::string>(parsed));
     options.deadline = std::get<wall_time>(parsed);
     options.deadline_text = deadline;
   }
-  if (app.count("--signal")) {
+  if (given("signal")) {
     auto parsed = parse_signal(signal);
     if (bad(parsed)) return usage(std::get<std::string>(parsed));
     options.signal = std::get<int>(parsed);
   }
-  if (app.count("--kill-after")) {
+  if (given("kill-after")) {
     auto parsed = parse_duration(kill_after);
     if (bad(parsed)) return usage(std::get<std::string>(parsed));
     Duration d = std::get<Duration>(parsed);
@@ -468,19 +511,19 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
     if (!d.unbounded()) into = d.value;
     return std::nullopt;
   };
-  if (app.count("--idle")) {
+  if (given("idle")) {
     if (auto error = guard_duration("idle", idle, options.idle)) return *error;
     options.idle_text = idle;
   }
-  if (app.count("--heartbeat"))
+  if (given("heartbeat"))
     if (auto error = guard_duration("heartbeat", heartbeat, options.heartbeat)) return *error;
-  if (app.count("--on-expire")) options.on_expire = on_expire;
-  if (app.count("--on-expire-timeout")) {
+  if (given("on-expire")) options.on_expire = on_expire;
+  if (given("on-expire-timeout")) {
     std::optional<std::chrono::nanoseconds> limit;
     if (auto error = guard_duration("on-expire-timeout", on_expire_timeout, limit)) return *error;
     options.on_expire_timeout = limit.value_or(std::chrono::hours(24 * 365));  // 0 or inf: no limit
   }
-  if (app.count("--dump-signal")) {
+  if (given("dump-signal")) {
     auto colon = dump_signal.find(':');
     auto parsed = parse_signal(dump_signal.substr(0, colon));
     if (bad(parsed))
@@ -493,18 +536,18 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
     }
   }
   auto& retry = options.retry;
-  if (app.count("--attempts")) {
+  if (given("attempts")) {
     char* end = nullptr;
     long n = std::strtol(attempts.c_str(), &end, 10);
     if (attempts.empty() || *end != '\0' || n < 1 || n > 1000000)
       return usage(fmt::format("invalid --attempts '{}' (a whole number, at least 1)", attempts));
     retry.attempts = static_cast<int>(n);
   }
-  if (app.count("--attempt-timeout")) {
+  if (given("attempt-timeout")) {
     if (auto error = guard_duration("attempt-timeout", attempt_timeout, retry.attempt_timeout)) return *error;
     retry.attempt_timeout_text = attempt_timeout;
   }
-  if (app.count("--retry-on")) {
+  if (given("retry-on")) {
     retry.on_failure = false;
     bool in_exit = false;
     std::size_t start = 0;
@@ -537,28 +580,28 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
     into = std::get<Duration>(parsed).value;
     return std::nullopt;
   };
-  if (app.count("--retry-delay"))
+  if (given("retry-delay"))
     if (auto error = retry_duration("retry-delay", retry_delay, retry.delay)) return *error;
-  if (app.count("--retry-max-delay"))
+  if (given("retry-max-delay"))
     if (auto error = retry_duration("retry-max-delay", retry_max_delay, retry.max_delay)) return *error;
-  if (app.count("--retry-backoff")) {
+  if (given("retry-backoff")) {
     char* end = nullptr;
     double factor = std::strtod(retry_backoff.c_str(), &end);
     if (retry_backoff.empty() || *end != '\0' || !(factor >= 1 && factor <= 1000))
       return usage(fmt::format("invalid --retry-backoff '{}' (a number from 1 to 1000)", retry_backoff));
     retry.backoff = factor;
   }
-  if (app.count("--retry-jitter")) {
+  if (given("retry-jitter")) {
     if (retry_jitter != "full" && retry_jitter != "none")
       return usage(fmt::format("invalid --retry-jitter '{}' (full or none)", retry_jitter));
     retry.jitter = retry_jitter == "full";
   }
-  if (app.count("--on-retry")) retry.on_retry = on_retry;
+  if (given("on-retry")) retry.on_retry = on_retry;
   if (retry.attempts > 1 && options.orphans == OrphanPolicy::leave)
     return usage("--attempts needs each attempt's processes gone before the next: not with --orphans=leave");
   if ((remaining || value_of_given) && (!with.empty() || !ready.empty()))
     return usage(fmt::format("--with and --ready apply to a run, not to {}", remaining ? "--remaining" : "--value-of"));
-  if (auto error = read_services(app, with, ready, ready_timeout, ready_status, label, options)) return usage(*error);
+  if (auto error = read_services(given, with, ready, ready_timeout, ready_status, label, options)) return usage(*error);
   for (const auto& item : values) {
     auto eq = item.find('=');
     if (eq == std::string::npos) return usage(fmt::format("invalid --value '{}' (KEY=VALUE)", item));
@@ -566,8 +609,8 @@ std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
     if (!is_token(key))
       return usage(fmt::format("invalid --value key '{}' (a token: letters, digits and {})", key, kTokenMarks));
     if (!valid_utf8(value)) return usage(fmt::format("invalid --value {}=...: the value is not valid UTF-8", key));
-    for (const auto& [given, _] : options.values)
-      if (given == key) return usage(fmt::format("--value {} given twice", key));
+    for (const auto& [earlier, _] : options.values)
+      if (earlier == key) return usage(fmt::format("--value {} given twice", key));
     options.values.emplace_back(std::move(key), std::move(value));
   }
   if ((remaining || value_of_given) && !values.empty())

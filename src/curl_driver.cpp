@@ -1,7 +1,6 @@
 #include "curl_driver.h"
 
 #include <cstring>
-#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -10,20 +9,17 @@
 namespace ctxrun {
 
 Result<std::unique_ptr<CurlDriver>> CurlDriver::make(EventLoop& loop) {
-  // curl_global_init is not thread-safe and must run once per process; run_command is one at a time.
-  static std::once_flag once;
-  static CURLcode global = CURLE_OK;
-  std::call_once(once, [] { global = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (global != CURLE_OK) return fmt::format("cannot initialise libcurl: {}", curl_easy_strerror(global));
-  std::unique_ptr<CurlDriver> driver(new CurlDriver(loop));
+  auto api = curl_api();  // loads libcurl and runs curl_global_init, once
+  if (auto* error = std::get_if<std::string>(&api)) return *error;
+  std::unique_ptr<CurlDriver> driver(new CurlDriver(loop, *std::get<const CurlApi*>(api)));
   if (!driver->timer_.ok()) return fmt::format("cannot create a timer: {}", std::strerror(driver->timer_.error()));
-  driver->multi_ = curl_multi_init();
+  driver->multi_ = driver->api_.multi_init();
   if (!driver->multi_) return std::string("cannot initialise libcurl's multi interface");
   CURLM* multi = driver->multi_;
-  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &CurlDriver::on_socket);
-  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, driver.get());
-  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &CurlDriver::on_timer);
-  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, driver.get());
+  driver->api_.multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &CurlDriver::on_socket);
+  driver->api_.multi_setopt(multi, CURLMOPT_SOCKETDATA, driver.get());
+  driver->api_.multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &CurlDriver::on_timer);
+  driver->api_.multi_setopt(multi, CURLMOPT_TIMERDATA, driver.get());
   CurlDriver* self = driver.get();
   loop.watch(driver->timer_.fd(), POLLIN, [self](short) {
     if (self->timer_.fired()) self->act(CURL_SOCKET_TIMEOUT, 0);
@@ -33,22 +29,22 @@ Result<std::unique_ptr<CurlDriver>> CurlDriver::make(EventLoop& loop) {
 
 CurlDriver::~CurlDriver() {
   loop_.unwatch(timer_.fd());
-  for (auto& [easy, on_done] : running_) curl_multi_remove_handle(multi_, easy);
+  for (auto& [easy, on_done] : running_) api_.multi_remove_handle(multi_, easy);
   for (auto& [s, watched] : sockets_) loop_.unwatch(s);
-  if (multi_) curl_multi_cleanup(multi_);
+  if (multi_) api_.multi_cleanup(multi_);
 }
 
 Status CurlDriver::start(CURL* easy, OnDone on_done) {
   running_[easy] = std::move(on_done);
-  if (CURLMcode code = curl_multi_add_handle(multi_, easy); code != CURLM_OK) {
+  if (CURLMcode code = api_.multi_add_handle(multi_, easy); code != CURLM_OK) {
     running_.erase(easy);
-    return fmt::format("libcurl: {}", curl_multi_strerror(code));
+    return fmt::format("libcurl: {}", api_.multi_strerror(code));
   }
   return std::nullopt;  // libcurl asks for its first timeout (on_timer) from within add_handle
 }
 
 void CurlDriver::cancel(CURL* easy) {
-  if (running_.erase(easy)) curl_multi_remove_handle(multi_, easy);
+  if (running_.erase(easy)) api_.multi_remove_handle(multi_, easy);
 }
 
 int CurlDriver::on_socket(CURL*, curl_socket_t s, int what, void* self_ptr, void*) {
@@ -80,18 +76,18 @@ int CurlDriver::on_timer(CURLM*, long timeout_ms, void* self_ptr) {
 
 void CurlDriver::act(curl_socket_t s, int flags) {
   int still_running = 0;
-  curl_multi_socket_action(multi_, s, flags, &still_running);
+  api_.multi_socket_action(multi_, s, flags, &still_running);
   collect_done();
 }
 
 void CurlDriver::collect_done() {
   std::vector<std::pair<OnDone, CURLcode>> done;
   int left = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+  while (CURLMsg* msg = api_.multi_info_read(multi_, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
     CURL* easy = msg->easy_handle;
     CURLcode result = msg->data.result;
-    curl_multi_remove_handle(multi_, easy);
+    api_.multi_remove_handle(multi_, easy);
     auto it = running_.find(easy);
     if (it == running_.end()) continue;
     done.emplace_back(std::move(it->second), result);

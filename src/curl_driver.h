@@ -6,13 +6,12 @@
 // libcurl (CTXRUN_HAVE_CURL).
 #pragma once
 
-#include <curl/curl.h>
-
 #include <functional>
 #include <map>
 #include <memory>
 
 #include "ctxrun/result.h"
+#include "curl_api.h"
 #include "event_loop.h"
 #include "timer.h"
 
@@ -36,13 +35,14 @@ class CurlDriver {
   void cancel(CURL* easy);
 
  private:
-  explicit CurlDriver(EventLoop& loop) : loop_(loop) {}
+  CurlDriver(EventLoop& loop, const CurlApi& api) : loop_(loop), api_(api) {}
   static int on_socket(CURL* easy, curl_socket_t s, int what, void* self, void* socket_data);
   static int on_timer(CURLM* multi, long timeout_ms, void* self);
   void act(curl_socket_t s, int flags);
   void collect_done();
 
   EventLoop& loop_;
+  const CurlApi& api_;
   CURLM* multi_ = nullptr;
   Timer timer_;                            // libcurl's next timeout
   std::map<curl_socket_t, bool> sockets_;  // watched in the loop

@@ -18,6 +18,7 @@
 #include "probe.h"
 #include "timer.h"
 #if CTXRUN_HAVE_CURL
+#include "curl_api.h"
 #include "curl_driver.h"
 #else
 #include "tcp_connect.h"
@@ -70,13 +71,17 @@ std::string wait_status_text(int status) {
 
 Status probe_unavailable(const ProbeSpec& probe) {
 #if CTXRUN_HAVE_CURL
+  if (probe.kind != ProbeKind::http && probe.kind != ProbeKind::tcp) return std::nullopt;
+  auto loaded = curl_api();
+  if (auto* error = std::get_if<std::string>(&loaded)) return *error;
   if (probe.kind != ProbeKind::http) return std::nullopt;
   // What libcurl would refuse at every attempt is refused now, as a usage error.
-  CURLU* url = curl_url();
+  const CurlApi& curl = *std::get<const CurlApi*>(loaded);
+  CURLU* url = curl.url();
   if (!url) return std::string("cannot initialise libcurl's URL parser");
-  CURLUcode code = curl_url_set(url, CURLUPART_URL, probe.target.c_str(), 0);
-  curl_url_cleanup(url);
-  if (code != CURLUE_OK) return fmt::format("not a URL libcurl takes: {}", lower_first(curl_url_strerror(code)));
+  CURLUcode code = curl.url_set(url, CURLUPART_URL, probe.target.c_str(), 0);
+  curl.url_cleanup(url);
+  if (code != CURLUE_OK) return fmt::format("not a URL libcurl takes: {}", lower_first(curl.url_strerror(code)));
   return std::nullopt;
 #else
   if (probe.kind == ProbeKind::http)
@@ -97,10 +102,11 @@ struct ProbeSet::Probe {
   std::optional<pid_t> exec_pid;  // exec: the attempt running now
   std::optional<long> http_status;
 #if CTXRUN_HAVE_CURL
+  const CurlApi* curl = nullptr;
   CURL* easy = nullptr;
   char error[CURL_ERROR_SIZE] = {};
   ~Probe() {
-    if (easy) curl_easy_cleanup(easy);
+    if (easy) curl->easy_cleanup(easy);
   }
 #else
   std::unique_ptr<TcpConnect> tcp;
@@ -142,24 +148,25 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::make(const Readiness& ready, EventLo
         if (auto* error = std::get_if<std::string>(&made)) return *error;
         set->impl_->curl = std::move(std::get<std::unique_ptr<CurlDriver>>(made));
       }
-      p->easy = curl_easy_init();
+      p->curl = std::get<const CurlApi*>(curl_api());  // loaded: probe_unavailable() said so
+      p->easy = p->curl->easy_init();
       if (!p->easy) return std::string("cannot initialise a libcurl handle");
       CURL* e = p->easy;
       // A probe asks the service just started, never a proxy the environment names.
-      curl_easy_setopt(e, CURLOPT_PROXY, "");
-      curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->error);
-      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, kAttemptLimitMs);
-      curl_easy_setopt(e, CURLOPT_USERAGENT, (std::string("ctxrun/") + kVersion).c_str());  // libcurl copies it
+      p->curl->easy_setopt(e, CURLOPT_PROXY, "");
+      p->curl->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+      p->curl->easy_setopt(e, CURLOPT_ERRORBUFFER, p->error);
+      p->curl->easy_setopt(e, CURLOPT_TIMEOUT_MS, kAttemptLimitMs);
+      p->curl->easy_setopt(e, CURLOPT_USERAGENT, (std::string("ctxrun/") + kVersion).c_str());  // libcurl copies it
       if (p->spec.kind == ProbeKind::tcp) {
         // Connect only: every address the name resolves to, IPv6 and IPv4 (happy eyeballs).
-        curl_easy_setopt(e, CURLOPT_URL, ("http://" + p->spec.target + "/").c_str());
-        curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+        p->curl->easy_setopt(e, CURLOPT_URL, ("http://" + p->spec.target + "/").c_str());
+        p->curl->easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
       } else {
-        curl_easy_setopt(e, CURLOPT_URL, p->spec.target.c_str());
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(
+        p->curl->easy_setopt(e, CURLOPT_URL, p->spec.target.c_str());
+        p->curl->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        p->curl->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+        p->curl->easy_setopt(
             e, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t n, void*) { return size * n; });
       }
     }
@@ -228,7 +235,7 @@ void ProbeSet::attempt(Probe& p) {
         if (result == CURLE_OK && q.spec.kind == ProbeKind::tcp) return succeeded(q);
         if (result == CURLE_OK) {
           long status = 0;
-          curl_easy_getinfo(q.easy, CURLINFO_RESPONSE_CODE, &status);
+          q.curl->easy_getinfo(q.easy, CURLINFO_RESPONSE_CODE, &status);
           bool accepted = q.http_status ? status == *q.http_status : status >= 200 && status < 400;
           if (accepted) return succeeded(q);
           return failed(q, fmt::format("HTTP status {}", status));
@@ -236,9 +243,9 @@ void ProbeSet::attempt(Probe& p) {
         // The system's word for a refused or unreachable connection ("connection refused"); libcurl
         // keeps the last errno across transfers of a handle, so it counts only for a failed connect.
         long os_error = 0;
-        curl_easy_getinfo(q.easy, CURLINFO_OS_ERRNO, &os_error);
+        q.curl->easy_getinfo(q.easy, CURLINFO_OS_ERRNO, &os_error);
         if (result == CURLE_COULDNT_CONNECT && os_error != 0) return failed(q, errno_text(static_cast<int>(os_error)));
-        failed(q, lower_first(q.error[0] ? q.error : curl_easy_strerror(result)));
+        failed(q, lower_first(q.error[0] ? q.error : q.curl->easy_strerror(result)));
       });
       if (started) failed(p, *started);
 #endif
