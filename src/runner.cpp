@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -657,7 +658,11 @@ Outcome Run::go() {
     }
   }
   env_ = command_environment();
-  if (!cmd_.services.empty() || !cmd_.ready.probes.empty()) {
+  // Only what runs a process of ours needs it: a tcp:// or file:// probe alone works in a root
+  // without /dev (a static ctxrun in an empty image).
+  bool exec_probes = std::any_of(cmd_.ready.probes.begin(), cmd_.ready.probes.end(),
+                                 [](const std::string& p) { return p.starts_with("exec:"); });
+  if (!cmd_.services.empty() || exec_probes) {
     dev_null_.reset(open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!dev_null_) {
       out_.ending = Ending::error;

@@ -4,10 +4,13 @@
 // chroot ROOT`, as a container runtime would start the one static file of a distroless image. The
 // runs are the contract's: a deadline over a tree, a cancel, and PID 1 reaping orphans; each ends
 // promptly with its exact status and line, and leaves nothing in the namespace.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -140,4 +143,62 @@ TEST_CASE("static, empty root: a command that is not there is 127, with its one 
   auto end = c.finish(Clock::now());
   CHECK_MESSAGE(end.exit.exited(127), end.exit.describe());
   CHECK(end.exit.err == "ctxrun: failed to run command 'sleep': No such file or directory\n");
+}
+
+namespace {
+
+// A TCP socket listening on 127.0.0.1 (close-on-exec); its port in `port`. Connections wait in the
+// backlog: a probe's connect succeeds without an accept.
+ctxrun::unique_fd listen_on_loopback(int& port) {
+  ctxrun::unique_fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(s);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(s.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(s.get(), 16) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(s.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  port = ntohs(address.sin_port);
+  return s;
+}
+
+}  // namespace
+
+// Without libcurl (forced off in a static build), tcp:// probes connect from ctxrun's own loop
+// (src/tcp_connect.cpp) to numeric addresses and localhost; everything else is refused at once.
+TEST_CASE("static, empty root: tcp:// probes without libcurl: numeric and localhost, refused names and http") {
+  if (!can_chroot()) return;
+  NoSurvivors guard;
+  Programs root = empty_root();
+  int port = 0;
+  auto listening = listen_on_loopback(port);
+  std::string p = std::to_string(port);
+  auto run_in_root = [&](std::vector<std::string> args) {
+    Contained c(Place::below_pid1, true, args, root);
+    return c.finish(Clock::now());
+  };
+  // localhost is tried as ::1 (nothing listens there: refused), then as 127.0.0.1.
+  for (std::string target : {"127.0.0.1:" + p, "localhost:" + p}) {
+    INFO(target);
+    auto end = run_in_root({"-t", "20s", "--ready", "tcp://" + target, root.helper, "exit", "7"});
+    CHECK_MESSAGE(end.exit.exited(7), end.exit.describe() << " " << end.exit.err);
+    CHECK(end.exit.err.empty());
+  }
+  listening.reset();  // now refused
+  auto refused = run_in_root(
+      {"-t", "20s", "--ready-timeout", "1s", "--ready", "tcp://127.0.0.1:" + p, root.helper, "exit", "0"});
+  CHECK_MESSAGE(refused.exit.exited(124), refused.exit.describe());
+  CHECK(refused.exit.err == "ctxrun: context deadline exceeded (ready timeout 1s: tcp://127.0.0.1:" + p +
+                                " (connection refused)): command not run\n");
+  auto name = run_in_root({"--ready", "tcp://db:5432", root.helper, "exit", "0"});
+  CHECK_MESSAGE(name.exit.exited(125), name.exit.describe());
+  CHECK(name.exit.err ==
+        "ctxrun: --ready 'tcp://db:5432': host name 'db': this ctxrun was built without libcurl and resolves no "
+        "names (use a numeric address or localhost)\n");
+  auto http = run_in_root({"--ready", "http://127.0.0.1:" + p + "/", root.helper, "exit", "0"});
+  CHECK_MESSAGE(http.exit.exited(125), http.exit.describe());
+  CHECK(http.exit.err == "ctxrun: --ready 'http://127.0.0.1:" + p +
+                             "/': http(s):// probes need libcurl, and this ctxrun was built without it\n");
+  CHECK(await_no_survivors(5s));
 }
