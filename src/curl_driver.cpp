@@ -30,7 +30,7 @@ Result<std::unique_ptr<CurlDriver>> CurlDriver::make(EventLoop& loop) {
 CurlDriver::~CurlDriver() {
   loop_.unwatch(timer_.fd());
   for (auto& [easy, on_done] : running_) api_.multi_remove_handle(multi_, easy);
-  for (auto& [s, watched] : sockets_) loop_.unwatch(s);
+  for (curl_socket_t s : sockets_) loop_.unwatch(s);
   if (multi_) api_.multi_cleanup(multi_);
 }
 
@@ -55,7 +55,7 @@ int CurlDriver::on_socket(CURL*, curl_socket_t s, int what, void* self_ptr, void
     return 0;
   }
   short events = static_cast<short>(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
-  self->sockets_[s] = true;
+  self->sockets_.insert(s);
   self->loop_.watch(s, events, [self, s](short revents) {
     // A handler called for a socket libcurl gave up in the same round of the loop: nothing to do.
     if (!self->sockets_.contains(s)) return;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "ctxrun/result.h"
 #include "curl_api.h"
@@ -44,8 +45,8 @@ class CurlDriver {
   EventLoop& loop_;
   const CurlApi& api_;
   CURLM* multi_ = nullptr;
-  Timer timer_;                            // libcurl's next timeout
-  std::map<curl_socket_t, bool> sockets_;  // watched in the loop
+  Timer timer_;                      // libcurl's next timeout
+  std::set<curl_socket_t> sockets_;  // watched in the loop
   std::map<CURL*, OnDone> running_;
 };
 

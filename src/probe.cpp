@@ -1,6 +1,7 @@
 #include "probe.h"
 
 #include <charconv>
+#include <cstring>
 
 namespace ctxrun {
 namespace {
@@ -22,6 +23,15 @@ bool valid_host_port(std::string_view hp) {
 }
 
 }  // namespace
+
+std::string lower_first(std::string text) {
+  // "Connection refused" → "connection refused"; an acronym ("TLS ...", "URL ...") stays as it is.
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z' && (text.size() < 2 || !(text[1] >= 'A' && text[1] <= 'Z')))
+    text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  return text;
+}
+
+std::string errno_text(int error) { return lower_first(std::strerror(error)); }
 
 Result<ProbeSpec> parse_probe(std::string_view text) {
   ProbeSpec spec{.text = std::string(text)};

@@ -23,6 +23,11 @@ struct ProbeSpec {
   std::string target;  // tcp: "HOST:PORT" ([v6]:PORT); http: the URL; unix, file: the path; exec: CMD
 };
 
+// Why a probe attempt failed, as it reads after a colon or a parenthesis: strerror's text with its
+// first letter lower-cased ("connection refused"); lower_first does that to any message.
+std::string errno_text(int error);
+std::string lower_first(std::string text);
+
 // Parses one probe. On failure, why, naming what the kind expects ("tcp probes are tcp://HOST:PORT").
 Result<ProbeSpec> parse_probe(std::string_view text);
 

@@ -34,15 +34,6 @@ constexpr std::chrono::milliseconds kLongestInterval{2000};
 // One HTTP(S) or TCP attempt: a server that accepts but never answers is tried again after this.
 constexpr long kAttemptLimitMs = 10000;
 
-// "Connection refused" → "connection refused": it follows a colon or a parenthesis in messages.
-std::string lower_first(std::string text) {
-  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z' && (text.size() < 2 || !(text[1] >= 'A' && text[1] <= 'Z')))
-    text[0] = static_cast<char>(text[0] - 'A' + 'a');
-  return text;
-}
-
-std::string errno_text(int error) { return lower_first(std::strerror(error)); }
-
 // Connects to the unix socket at `path` without blocking: connected, or why not.
 Status connect_unix(const std::string& path) {
   sockaddr_un address{};
@@ -140,52 +131,59 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::make(const Readiness& ready, EventLo
     p->http_status = ready.http_status;
     if (!p->retry.ok()) return fmt::format("cannot create a timer: {}", std::strerror(p->retry.error()));
     if (auto missing = probe_unavailable(p->spec)) return fmt::format("--ready '{}': {}", text, *missing);
-    bool needs_curl = p->spec.kind == ProbeKind::tcp || p->spec.kind == ProbeKind::http;
-#if CTXRUN_HAVE_CURL
-    if (needs_curl) {
-      if (!set->impl_->curl) {
-        auto made = CurlDriver::make(loop);
-        if (auto* error = std::get_if<std::string>(&made)) return *error;
-        set->impl_->curl = std::move(std::get<std::unique_ptr<CurlDriver>>(made));
-      }
-      p->curl = std::get<const CurlApi*>(curl_api());  // loaded: probe_unavailable() said so
-      p->easy = p->curl->easy_init();
-      if (!p->easy) return std::string("cannot initialise a libcurl handle");
-      CURL* e = p->easy;
-      // A probe asks the service just started, never a proxy the environment names.
-      p->curl->easy_setopt(e, CURLOPT_PROXY, "");
-      p->curl->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-      p->curl->easy_setopt(e, CURLOPT_ERRORBUFFER, p->error);
-      p->curl->easy_setopt(e, CURLOPT_TIMEOUT_MS, kAttemptLimitMs);
-      p->curl->easy_setopt(e, CURLOPT_USERAGENT, (std::string("ctxrun/") + kVersion).c_str());  // libcurl copies it
-      if (p->spec.kind == ProbeKind::tcp) {
-        // Connect only: every address the name resolves to, IPv6 and IPv4 (happy eyeballs).
-        p->curl->easy_setopt(e, CURLOPT_URL, ("http://" + p->spec.target + "/").c_str());
-        p->curl->easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
-      } else {
-        p->curl->easy_setopt(e, CURLOPT_URL, p->spec.target.c_str());
-        p->curl->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-        p->curl->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-        p->curl->easy_setopt(
-            e, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t n, void*) { return size * n; });
-      }
-    }
-#else
-    if (p->spec.kind == ProbeKind::tcp) {
-      Probe* probe = p.get();
-      ProbeSet* self = set.get();
-      p->tcp = std::make_unique<TcpConnect>(loop, std::get<std::vector<TcpAddress>>(numeric_addresses(p->spec.target)),
-                                            [self, probe](Status result) {
-                                              if (result) self->failed(*probe, *result);
-                                              else self->succeeded(*probe);
-                                            });
-    }
-    (void)needs_curl;
-#endif
+    if (p->spec.kind == ProbeKind::tcp || p->spec.kind == ProbeKind::http)
+      if (auto error = set->prepare_transfer(*p)) return *error;
     set->probes_.push_back(std::move(p));
   }
   return set;
 }
+
+#if CTXRUN_HAVE_CURL
+// A libcurl handle for a tcp:// (connect only) or http(s):// probe, set up once and started again at
+// each attempt.
+Status ProbeSet::prepare_transfer(Probe& p) {
+  if (!impl_->curl) {
+    auto made = CurlDriver::make(loop_);
+    if (auto* error = std::get_if<std::string>(&made)) return *error;
+    impl_->curl = std::move(std::get<std::unique_ptr<CurlDriver>>(made));
+  }
+  p.curl = std::get<const CurlApi*>(curl_api());  // loaded: probe_unavailable() said so
+  p.easy = p.curl->easy_init();
+  if (!p.easy) return std::string("cannot initialise a libcurl handle");
+  const CurlApi& curl = *p.curl;
+  CURL* e = p.easy;
+  // A probe asks the service just started, never a proxy the environment names.
+  curl.easy_setopt(e, CURLOPT_PROXY, "");
+  curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(e, CURLOPT_ERRORBUFFER, p.error);
+  curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, kAttemptLimitMs);
+  curl.easy_setopt(e, CURLOPT_USERAGENT, (std::string("ctxrun/") + kVersion).c_str());  // libcurl copies it
+  if (p.spec.kind == ProbeKind::tcp) {
+    // Connect only: every address the name resolves to, IPv6 and IPv4 (happy eyeballs).
+    curl.easy_setopt(e, CURLOPT_URL, ("http://" + p.spec.target + "/").c_str());
+    curl.easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+    return std::nullopt;
+  }
+  curl.easy_setopt(e, CURLOPT_URL, p.spec.target.c_str());
+  curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl.easy_setopt(
+      e, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t n, void*) { return size * n; });
+  return std::nullopt;
+}
+#else
+// Without libcurl: a tcp:// probe's own non-blocking connect (probe_unavailable() refused http and
+// host names already).
+Status ProbeSet::prepare_transfer(Probe& p) {
+  Probe* probe = &p;
+  p.tcp = std::make_unique<TcpConnect>(loop_, std::get<std::vector<TcpAddress>>(numeric_addresses(p.spec.target)),
+                                       [this, probe](Status result) {
+                                         if (result) failed(*probe, *result);
+                                         else succeeded(*probe);
+                                       });
+  return std::nullopt;
+}
+#endif
 
 void ProbeSet::start() {
   started_ = Clock::now();

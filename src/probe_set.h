@@ -61,6 +61,8 @@ class ProbeSet {
  private:
   struct Probe;
   ProbeSet(EventLoop& loop, Hooks hooks);
+  // Makes what a tcp:// or http(s):// probe's attempts run on (libcurl, or a connect of our own).
+  Status prepare_transfer(Probe& p);
   void attempt(Probe& p);
   void succeeded(Probe& p);
   void failed(Probe& p, std::string why);

@@ -93,7 +93,10 @@ class Run {
   std::vector<std::string> command_environment() const;
   Status start_watch();
   // Spawning: the services, the exec: probes, the command. Each lands in the tree.
-  Result<pid_t> spawn_into_tree(const std::vector<std::string>& argv, int stdin_fd, int stdout_fd, int stderr_fd);
+  std::variant<pid_t, SpawnFailure> spawn_into_tree(const std::vector<std::string>& argv, int stdin_fd, int stdout_fd,
+                                                    int stderr_fd);
+  // `sh -c command` in the tree, its end tracked by the reaper (a service, an exec: probe).
+  Result<pid_t> spawn_shell(const std::string& command, int stdin_fd, int stdout_fd, int stderr_fd);
   Status start_services();
   Status start_probes();
   void start_command();
@@ -530,7 +533,8 @@ std::vector<std::string> Run::command_environment() const {
   return env;
 }
 
-Result<pid_t> Run::spawn_into_tree(const std::vector<std::string>& argv, int stdin_fd, int stdout_fd, int stderr_fd) {
+std::variant<pid_t, SpawnFailure> Run::spawn_into_tree(const std::vector<std::string>& argv, int stdin_fd,
+                                                       int stdout_fd, int stderr_fd) {
   auto spawned = spawn(SpawnRequest{.argv = argv,
                                     .env = env_,
                                     .signals = signals_,
@@ -538,10 +542,16 @@ Result<pid_t> Run::spawn_into_tree(const std::vector<std::string>& argv, int std
                                     .stdout_fd = stdout_fd,
                                     .stderr_fd = stderr_fd,
                                     .stdin_fd = stdin_fd});
+  if (auto* pid = std::get_if<pid_t>(&spawned)) tree_.started(*pid);
+  return spawned;
+}
+
+Result<pid_t> Run::spawn_shell(const std::string& command, int stdin_fd, int stdout_fd, int stderr_fd) {
+  auto spawned = spawn_into_tree({"/bin/sh", "-c", command}, stdin_fd, stdout_fd, stderr_fd);
   if (auto* failure = std::get_if<SpawnFailure>(&spawned))
     return fmt::format("{}{}", failure->in_fork ? "fork: " : "", std::strerror(failure->error));
   pid_t pid = std::get<pid_t>(spawned);
-  tree_.started(pid);
+  reaper_.track(pid);
   return pid;
 }
 
@@ -559,11 +569,10 @@ Status Run::start_services() {
               : labelled.out ? labelled.out.get()
               : relay_       ? relay_->child_stderr()
                              : -1;
-    auto spawned = spawn_into_tree({"/bin/sh", "-c", service.command}, dev_null_.get(), out, err);
+    auto spawned = spawn_shell(service.command, dev_null_.get(), out, err);
     if (auto* error = std::get_if<std::string>(&spawned))
       return fmt::format("cannot start service '{}': {}", service.name, *error);
     pid_t pid = std::get<pid_t>(spawned);
-    reaper_.track(pid);
     out_.services.push_back({.name = service.name, .command = service.command, .pid = pid, .started = wall_now()});
     trace("started service '{}' as pid {}: {}", service.name, pid, service.command);
   }
@@ -573,12 +582,11 @@ Status Run::start_services() {
 Status Run::start_probes() {
   if (cmd_.ready.probes.empty()) return std::nullopt;
   ProbeSet::Hooks hooks{
-      .start_exec = [this](const std::string& command) -> Result<pid_t> {
-        int null = dev_null_.get();
-        auto spawned = spawn_into_tree({"/bin/sh", "-c", command}, null, null, null);
-        if (auto* pid = std::get_if<pid_t>(&spawned)) reaper_.track(*pid);
-        return spawned;
-      },
+      .start_exec =
+          [this](const std::string& command) {
+            int null = dev_null_.get();
+            return spawn_shell(command, null, null, null);
+          },
       .trace = cmd_.trace,
   };
   auto made = ProbeSet::make(cmd_.ready, loop_, std::move(hooks));
@@ -613,13 +621,8 @@ void Run::start_command() {
       return spawn_failed(fmt::format("cannot open /dev/null for the command's stdin: {}", std::strerror(errno)));
   }
   bool watch_main = cmd_.watch.idle || cmd_.watch.heartbeat;
-  auto spawned = spawn(SpawnRequest{.argv = cmd_.argv,
-                                    .env = env_,
-                                    .signals = signals_,
-                                    .tree = tree_,
-                                    .stdout_fd = relay_ && watch_main ? relay_->child_stdout() : -1,
-                                    .stderr_fd = relay_ && watch_main ? relay_->child_stderr() : -1,
-                                    .stdin_fd = null_stdin.get()});
+  auto spawned = spawn_into_tree(cmd_.argv, null_stdin.get(), relay_ && watch_main ? relay_->child_stdout() : -1,
+                                 relay_ && watch_main ? relay_->child_stderr() : -1);
   if (relay_) relay_->close_child_ends();
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     out_.spawn_exit = failure->exit_status();
@@ -635,7 +638,6 @@ void Run::start_command() {
   pid_t command = std::get<pid_t>(spawned);
   reaper_.expect(command);
   out_.command_started = true;
-  tree_.started(command);
   trace("started '{}' as pid {}", cmd_.argv[0], command);
 }
 

@@ -8,16 +8,9 @@
 #include <charconv>
 #include <cstring>
 
+#include "probe.h"
+
 namespace ctxrun {
-namespace {
-
-std::string errno_text(int error) {
-  std::string text = std::strerror(error);
-  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
-  return text;
-}
-
-}  // namespace
 
 Result<std::vector<TcpAddress>> numeric_addresses(std::string_view host_port) {
   auto colon = host_port.rfind(':');
