@@ -213,11 +213,7 @@ TEST_CASE("--idle 0 means no idle limit, like -t 0") {
 
 TEST_CASE("a bad --idle, --heartbeat, --on-expire-timeout or --dump-signal is one line naming the option, 125") {
   NoSurvivors guard;
-  struct Case {
-    std::vector<std::string> args;
-    std::vector<std::string> names;  // one of these must appear
-  };
-  for (const auto& c : std::vector<Case>{
+  for (const auto& c : std::vector<UsageCase>{
            {{"--idle", "5x", "true"}, {"--idle"}},
            {{"--idle", "-1", "true"}, {"--idle"}},
            {{"--no-output-timeout", "soon", "true"}, {"--no-output-timeout", "--idle"}},
@@ -225,17 +221,8 @@ TEST_CASE("a bad --idle, --heartbeat, --on-expire-timeout or --dump-signal is on
            {{"--on-expire", "true", "--on-expire-timeout", "x", "true"}, {"--on-expire-timeout"}},
            {{"--dump-signal", "SIGFOO", "true"}, {"--dump-signal"}},
            {{"--dump-signal", "QUIT:zz", "true"}, {"--dump-signal"}},
-       }) {
-    auto exit = run(c.args);
-    INFO("args: " << c.args[0] << " " << c.args[1]);
-    CHECK_MESSAGE(exit.exited(125), exit.describe());
-    CHECK(starts_with(exit.err, "ctxrun: "));
-    CHECK(exit.err.find("unknown option") == std::string::npos);
-    CHECK(exit.err.find('\n') == exit.err.size() - 1);  // one line
-    bool named = std::any_of(c.names.begin(), c.names.end(),
-                             [&](const std::string& n) { return exit.err.find(n) != std::string::npos; });
-    CHECK_MESSAGE(named, exit.err);
-  }
+       })
+    check_usage_error(c);
   auto missing = run({"--idle"});
   CHECK_MESSAGE(missing.exited(125), missing.describe());
   CHECK(missing.err.find('\n') == missing.err.size() - 1);

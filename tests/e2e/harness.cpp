@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -292,6 +293,20 @@ NoSurvivors::~NoSurvivors() {
   for (auto& p : left) MESSAGE("survivor: pid " << p.pid << " (" << p.name << ") state " << p.state);
   CHECK_MESSAGE(left.empty(), "processes of the tree survived the test");
   kill_survivors();
+}
+
+void check_usage_error(const UsageCase& c) {
+  std::string joined;
+  for (const auto& a : c.args) joined += a + " ";
+  INFO("args: " << joined);
+  auto exit = run(c.args);
+  CHECK_MESSAGE(exit.exited(125), exit.describe());
+  CHECK(exit.err.rfind("ctxrun: ", 0) == 0);
+  CHECK(exit.err.find("unknown option") == std::string::npos);
+  CHECK(exit.err.find('\n') == exit.err.size() - 1);  // one line
+  bool named = std::any_of(c.names.begin(), c.names.end(),
+                           [&](const std::string& n) { return exit.err.find(n) != std::string::npos; });
+  CHECK_MESSAGE(named, exit.err);
 }
 
 }  // namespace e2e

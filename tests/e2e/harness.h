@@ -117,6 +117,14 @@ std::string fresh_dir(const std::string& name);
 // The lines of `text`, without their newlines; and the last of them ("" for none).
 std::vector<std::string> lines_of(const std::string& text);
 std::string last_line(const std::string& text);
+// A usage error: ctxrun given `args` exits 125 at once with one line on stderr, "ctxrun: ...", that
+// is its own words (not a bare "unknown option") and names one of `names` (the option at fault).
+struct UsageCase {
+  std::vector<std::string> args;
+  std::vector<std::string> names;
+};
+void check_usage_error(const UsageCase& c);
+
 // A duration in seconds.
 inline double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
 

@@ -137,6 +137,17 @@ std::string record_gone(const std::string& pidfile, const std::string& file) {
          file + "\" ;; *) echo alive >\"" + file + "\" ;; esac; fi; ";
 }
 
+// A run of two attempts, the first of which left a process in the background (its pid in DIR/bg)
+// and failed: it succeeded at the second, which found that process gone (DIR/seen, record_gone).
+void check_background_gone_before_attempt_2(const Exit& exit, const std::string& dir) {
+  CHECK_MESSAGE(exit.exited(0), exit.describe());
+  CHECK(count_of(dir) == 2);
+  auto pid = static_cast<pid_t>(std::atoi(slurp(dir + "/bg").c_str()));
+  REQUIRE(pid > 0);
+  CHECK(slurp(dir + "/seen") == "gone\n");
+  CHECK(gone(pid));
+}
+
 }  // namespace
 
 // --- the basic loop ------------------------------------------------------------------------------
@@ -322,12 +333,7 @@ TEST_CASE("retry: the 'sleep 1000 &' of attempt 1 is gone before attempt 2 start
   auto exit = run(script({"--attempts", "2", "--retry-jitter", "none", "--retry-delay", "0.1s"}, dir,
                          "if [ $n -eq 1 ]; then sleep 1000 & echo $! >\"$0/bg\"; exit 1; fi; " +
                              record_gone(dir + "/bg", dir + "/seen") + "exit 0"));
-  CHECK_MESSAGE(exit.exited(0), exit.describe());
-  CHECK(count_of(dir) == 2);
-  auto pid = static_cast<pid_t>(std::atoi(slurp(dir + "/bg").c_str()));
-  REQUIRE(pid > 0);
-  CHECK(slurp(dir + "/seen") == "gone\n");
-  CHECK(gone(pid));
+  check_background_gone_before_attempt_2(exit, dir);
 }
 
 TEST_CASE("retry: a TERM-ignoring child under another uid is torn down between attempts") {
@@ -344,12 +350,7 @@ TEST_CASE("retry: a TERM-ignoring child under another uid is torn down between a
                          "sh -c 'trap \"\" TERM; while :; do sleep 1; done' & echo $! >\"$0/bg\"; exit 1; fi; " +
                              record_gone(dir + "/bg", dir + "/seen") + "exit 0"),
                   60s);
-  CHECK_MESSAGE(exit.exited(0), exit.describe());
-  CHECK(count_of(dir) == 2);
-  auto pid = static_cast<pid_t>(std::atoi(slurp(dir + "/bg").c_str()));
-  REQUIRE(pid > 0);
-  CHECK(slurp(dir + "/seen") == "gone\n");
-  CHECK(gone(pid));
+  check_background_gone_before_attempt_2(exit, dir);
 }
 
 TEST_CASE("retry: attempt 2 reads EOF on stdin at once, though the caller's pipe is still open") {
@@ -626,11 +627,7 @@ TEST_CASE("retry: the report's attempts: numbers, outcomes, statuses, times, and
 
 TEST_CASE("retry: a bad --attempts, --retry-on or --retry-jitter, or --attempts with --orphans=leave: one line, 125") {
   NoSurvivors guard;
-  struct Case {
-    std::vector<std::string> args;
-    std::vector<std::string> names;  // one of these must appear
-  };
-  for (const auto& c : std::vector<Case>{
+  for (const auto& c : std::vector<UsageCase>{
            {{"--attempts", "0", "true"}, {"--attempts"}},
            {{"--attempts", "x", "true"}, {"--attempts"}},
            {{"--attempts", "-1", "true"}, {"--attempts"}},
@@ -641,19 +638,8 @@ TEST_CASE("retry: a bad --attempts, --retry-on or --retry-jitter, or --attempts 
            {{"--attempts", "2", "--retry-on", "timeout,bogus", "true"}, {"--retry-on"}},
            {{"--attempts", "2", "--retry-jitter", "bad", "true"}, {"--retry-jitter"}},
            {{"--attempts", "2", "--orphans=leave", "true"}, {"--attempts", "--orphans"}},
-       }) {
-    std::string joined;
-    for (auto& a : c.args) joined += a + " ";
-    INFO("args: " << joined);
-    auto exit = run(c.args);
-    CHECK_MESSAGE(exit.exited(125), exit.describe());
-    CHECK(starts_with(exit.err, "ctxrun: "));
-    CHECK(exit.err.find("unknown option") == std::string::npos);
-    CHECK(exit.err.find('\n') == exit.err.size() - 1);  // one line
-    bool named = std::any_of(c.names.begin(), c.names.end(),
-                             [&](const std::string& n) { return exit.err.find(n) != std::string::npos; });
-    CHECK_MESSAGE(named, exit.err);
-  }
+       })
+    check_usage_error(c);
 }
 
 TEST_CASE("retry: --help lists the retry options") {

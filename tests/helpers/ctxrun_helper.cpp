@@ -130,21 +130,26 @@ void build_tree(int count, int pipe_w) {
   }
 }
 
+// Forwards the pid lines of a tree's processes from `from` to the report, then closes it: EOF comes
+// once every process has written its line and closed its end of the pipe.
+void forward_pid_lines(int from) {
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(from, buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("read");
+    write_all(report_fd, buf, static_cast<std::size_t>(n));
+  }
+  close(from);
+}
+
 int mode_tree(int count, int fd) {
   report_fd = fd;
   int p[2];
   if (pipe(p) != 0) die("pipe");
   build_tree(count, p[1]);
   close(p[1]);
-  // Forward the pid lines; EOF comes once every process has written its line and closed the pipe.
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(p[0], buf, sizeof buf)) != 0) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) die("read");
-    write_all(report_fd, buf, static_cast<std::size_t>(n));
-  }
-  close(p[0]);
+  forward_pid_lines(p[0]);
   report_pid(getpid());
   report("ready");
   wait_forever();
@@ -533,15 +538,7 @@ int mode_mixed_tree(int count, int fd, const char* end) {
     report_and_wait();
   }
   close(p[1]);
-  // Forward the pid lines; EOF comes once every process has written its line and closed the pipe.
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(p[0], buf, sizeof buf)) != 0) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) die("read");
-    write_all(report_fd, buf, static_cast<std::size_t>(n));
-  }
-  close(p[0]);
+  forward_pid_lines(p[0]);
   report_pid(getpid());
   report("ready");
   if (std::strcmp(end, "hang") == 0) wait_forever();
