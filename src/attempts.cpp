@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -147,8 +146,11 @@ Outcome run_attempts(const RunOptions& options, const Command& command, const Co
       return outcome;
     }
     // Backoff, capped, then full jitter: uniform in [0, cap].
-    double cap_s = std::min(std::chrono::duration<double>(r.max_delay).count(),
-                            std::chrono::duration<double>(r.delay).count() * std::pow(r.backoff, n - 1));
+    // delay * backoff^(n-1), multiplied out (std::pow would make every run load libm).
+    double max_s = std::chrono::duration<double>(r.max_delay).count();
+    double grown_s = std::chrono::duration<double>(r.delay).count();
+    for (int k = 1; k < n && grown_s < max_s; ++k) grown_s *= r.backoff;
+    double cap_s = std::min(max_s, grown_s);
     double delay_s = r.jitter ? std::uniform_real_distribution<double>(0, cap_s)(random) : cap_s;
     auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(delay_s));
     if (auto deadline = ctx->deadline()) {

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <sstream>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -49,12 +49,48 @@ bool write_file(const std::string& path, std::string_view text) {
   return n == static_cast<ssize_t>(text.size());
 }
 
+// Calls `each` with every line of `text` (without its newline) until it returns true.
+template <typename Each>
+void for_each_line(std::string_view text, Each each) {
+  while (!text.empty()) {
+    auto end = text.find('\n');
+    if (each(text.substr(0, end))) return;
+    if (end == std::string_view::npos) return;
+    text.remove_prefix(end + 1);
+  }
+}
+
+// The `index`th field (from 0) of a line of fields separated by single spaces, "" if none.
+std::string_view field(std::string_view line, int index) {
+  for (; index > 0; --index) {
+    auto space = line.find(' ');
+    if (space == std::string_view::npos) return {};
+    line.remove_prefix(space + 1);
+  }
+  return line.substr(0, line.find(' '));
+}
+
 // ctxrun's own cgroup v2 path ("0::/some/path" in /proc/self/cgroup).
 std::optional<std::string> own_cgroup() {
-  std::istringstream lines(read_file("/proc/self/cgroup"));
-  for (std::string line; std::getline(lines, line);)
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
-  return std::nullopt;
+  std::optional<std::string> own;
+  for_each_line(read_file("/proc/self/cgroup"), [&](std::string_view line) {
+    if (line.substr(0, 3) == "0::") own = std::string(line.substr(3));
+    return own.has_value();
+  });
+  return own;
+}
+
+// The cgroup v2 mount point in the text of /proc/self/mountinfo.
+std::optional<std::string> cgroup2_mount_in(std::string_view mountinfo) {
+  std::optional<std::string> mount_point;
+  for_each_line(mountinfo, [&](std::string_view line) {
+    // "<id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> <source> ..."
+    auto dash = line.find(" - ");
+    if (dash == std::string_view::npos || field(line.substr(dash + 3), 0) != "cgroup2") return false;
+    mount_point = std::string(field(line, 4));
+    return true;
+  });
+  return mount_point;
 }
 
 // Waits until cgroup.events says "frozen 1" (or `until` passes): POLLPRI on the events file.
@@ -69,29 +105,13 @@ bool wait_frozen(const std::string& path, int events_fd) {
 
 }  // namespace
 
-std::optional<std::string> cgroup2_mount() {
-  std::istringstream lines(read_file("/proc/self/mountinfo"));
-  for (std::string line; std::getline(lines, line);) {
-    // "<id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> <source> ..."
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream after(line.substr(dash + 3));
-    std::string fstype;
-    after >> fstype;
-    if (fstype != "cgroup2") continue;
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mount_point;
-    fields >> id >> parent >> dev >> root >> mount_point;
-    return mount_point;
-  }
-  return std::nullopt;
-}
+std::optional<std::string> cgroup2_mount() { return cgroup2_mount_in(read_file("/proc/self/mountinfo")); }
 
 Result<CgroupLeaf> CgroupLeaf::create(const std::function<void(const std::string&)>& before_mkdir) {
   // Told apart from "no hierarchy": a /proc that cannot be read, or no descriptor left to read it.
-  if (!read_text("/proc/self/mountinfo"))
-    return fmt::format("cannot read /proc/self/mountinfo: {}", std::strerror(errno));
-  auto mount = cgroup2_mount();
+  auto mountinfo = read_text("/proc/self/mountinfo");
+  if (!mountinfo) return fmt::format("cannot read /proc/self/mountinfo: {}", std::strerror(errno));
+  auto mount = cgroup2_mount_in(*mountinfo);
   if (!mount) return std::string("no cgroup v2 hierarchy is mounted");
   auto own = own_cgroup();
   if (!own) return std::string("ctxrun's cgroup v2 path is not in /proc/self/cgroup");
@@ -142,15 +162,6 @@ bool CgroupLeaf::populated() const {
   return std::strstr(buf, "populated 1") != nullptr;
 }
 
-std::vector<pid_t> CgroupLeaf::pids() const {
-  std::vector<pid_t> out;
-  std::istringstream in(read_file(path_ + "/cgroup.procs"));
-  for (pid_t pid; in >> pid;) out.push_back(pid);
-  return out;
-}
-
-std::vector<pid_t> CgroupLeaf::pids_below() const { return list_below().value_or(std::vector<pid_t>()); }
-
 namespace {
 
 // The pids in a cgroup.procs text, appended to `out`.
@@ -164,6 +175,14 @@ void parse_pids(const std::string& text, std::vector<pid_t>& out) {
 }
 
 }  // namespace
+
+std::vector<pid_t> CgroupLeaf::pids() const {
+  std::vector<pid_t> out;
+  parse_pids(read_file(path_ + "/cgroup.procs"), out);
+  return out;
+}
+
+std::vector<pid_t> CgroupLeaf::pids_below() const { return list_below().value_or(std::vector<pid_t>()); }
 
 std::optional<std::vector<pid_t>> CgroupLeaf::list_below() const {
   std::vector<pid_t> out;
@@ -202,8 +221,11 @@ bool CgroupLeaf::kill_all() const {
 namespace {
 
 // Removes the cgroup `dir` and every cgroup below it, deepest first (a nested ctxrun killed before
-// it could remove its own leaf leaves one there). False (errno set) if `dir` is still there.
+// it could remove its own leaf leaves one there). False (errno set) if `dir` is still there. The
+// common case, a leaf with nothing below, is one rmdir().
 bool remove_tree(const std::string& dir) {
+  if (rmdir(dir.c_str()) == 0 || errno == ENOENT) return true;
+  if (errno != EBUSY && errno != ENOTEMPTY) return false;
   if (DIR* d = opendir(dir.c_str())) {
     std::vector<std::string> below;
     while (dirent* e = readdir(d))
@@ -223,12 +245,13 @@ bool CgroupLeaf::remove() noexcept {
   events_.reset();
   // Processes left running on purpose (--orphans=leave) go back to ctxrun's own cgroup, so that
   // the leaf can go. Each pass moves what is there; a process forking meanwhile needs another.
+  bool removed = false;
   try {
     std::string parent = path_.substr(0, path_.rfind('/')) + "/cgroup.procs";
-    for (int pass = 0; pass < 100 && !remove_tree(path_) && errno == EBUSY; ++pass)
+    for (int pass = 0; pass < 100 && !(removed = remove_tree(path_)) && errno == EBUSY; ++pass)
       for (pid_t pid : pids_below()) write_file(parent, std::to_string(pid));
   } catch (...) {}
-  if (access(path_.c_str(), F_OK) == 0) return false;
+  if (!removed && access(path_.c_str(), F_OK) == 0) return false;
   path_.clear();
   return true;
 }

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -90,7 +89,7 @@ void append_escaped(std::string& out, const std::string& text) {
 
 std::string format_age(double seconds) {
   char buf[48];
-  if (std::round(seconds * 10) < 600) {
+  if (seconds * 10 < 599.5) {  // what "%.1f" shows is below 60.0 (no libm round())
     std::snprintf(buf, sizeof buf, "%.1fs", seconds);
     return buf;
   }

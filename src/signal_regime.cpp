@@ -21,10 +21,15 @@ std::optional<SignalRegime> SignalRegime::install(const SignalSpec& spec) noexce
   regime.child_mask_ = regime.original_mask_;
   for (int sig : spec.unblock_in_child) sigdelset(&regime.child_mask_, sig);
   for (int sig : spec.default_in_child) sigaddset(&regime.child_default_, sig);
-  for (int sig = 1; sig < NSIG; ++sig) {
+  // Only the dispositions ctxrun changes need recording: every other one it leaves as it found
+  // it, and exec passes an ignored signal on as ignored.
+  auto record = [&](int sig) {
     struct sigaction old {};
     if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) sigaddset(&regime.originally_ignored_, sig);
-  }
+  };
+  for (int sig : spec.watch) record(sig);
+  for (int sig : spec.ignore) record(sig);
+  record(SIGCHLD);
   auto watch = [&](int sig) {
     sigaddset(&regime.watched_, sig);
     struct sigaction sa {};
