@@ -117,9 +117,12 @@ bool plain_decimal(std::string_view num, Decimal& d) {
 // Seconds (possibly huge or fractional) to a Duration; rounds partial nanoseconds up.
 Duration from_seconds(double seconds) {
   if (std::isinf(seconds)) return Duration{.infinite = true};
-  double nanos = std::ceil(seconds * 1e9);
+  double nanos = seconds * 1e9;
   if (nanos >= kMaxNanos) return Duration{.infinite = true, .clamped = true};
-  return Duration{.value = std::chrono::nanoseconds(static_cast<std::int64_t>(nanos))};
+  // Rounded up without std::ceil, which an -Os build would take from libm at every start.
+  auto whole = static_cast<std::int64_t>(nanos);  // toward zero: up already for a negative value
+  if (static_cast<double>(whole) < nanos) ++whole;
+  return Duration{.value = std::chrono::nanoseconds(whole)};
 }
 
 // GNU timeout's grammar: strtod's number, then at most one of s/m/h/d.

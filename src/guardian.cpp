@@ -115,6 +115,9 @@ void tear_down(const std::string& orders) {
     if (null_fd < 0 || dup2(null_fd, fd) != fd) close(fd);
   if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
     for (int fd = 4; fd < 1024; ++fd) close(fd);
+  // Asleep until ctxrun is gone (as the guardian that shares ctxrun's memory, below).
+  pollfd hangup{3, POLLRDHUP, 0};
+  while (::poll(&hangup, 1, -1) < 0 && errno == EINTR) {}
   std::string orders;
   char buf[4096];
   while (true) {
@@ -206,6 +209,11 @@ int shared_guardian_main(void*) {
   for (long fd = 0; null_fd >= 0 && fd < 3; ++fd)
     if (fd != null_fd && fd != s.orders_fd && fd != s.exe_fd) raw_syscall(SYS_dup3, null_fd, fd, 0);
   if (null_fd > 2) raw_syscall(SYS_close, null_fd);
+  // Asleep until ctxrun is gone: the orders wait in the socket's buffer meanwhile. A poll() for
+  // POLLRDHUP alone is not woken by data arriving (only the hang-up wakes it), so an order costs
+  // ctxrun one send() and no wake-up of the guardian on the other CPU.
+  pollfd hangup{s.orders_fd, POLLRDHUP, 0};
+  while (raw_syscall(SYS_ppoll, reinterpret_cast<long>(&hangup), 1, 0, 0, sizeof(unsigned long)) == -EINTR) {}
   std::size_t len = 0;
   char scratch[256];
   while (true) {
@@ -310,7 +318,8 @@ Result<Guardian> Guardian::start() {
 void Guardian::order(const std::string& line) noexcept {
   if (!orders_) return;
   std::string text = line + "\n";
-  [[maybe_unused]] auto n = ::send(orders_.get(), text.data(), text.size(), MSG_NOSIGNAL);
+  // Never blocks: the guardian reads its orders only once ctxrun is gone, and keeps 64 KiB of them.
+  [[maybe_unused]] auto n = ::send(orders_.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 void Guardian::release() noexcept {
