@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <unordered_map>
+#include <utility>
 
 #include "ctxrun/unique_fd.h"
 
@@ -20,7 +21,7 @@ namespace {
 
 // Parses the text of /proc/PID/stat. comm may hold spaces and ')', so fields are counted from the
 // last ')'.
-std::optional<ProcessInfo> parse_stat(const char* buf, std::size_t len) {
+std::optional<ProcessInfo> parse_stat(const char* buf, std::size_t len, long* threads = nullptr) {
   const char* open = static_cast<const char*>(memchr(buf, '(', len));
   const char* close = static_cast<const char*>(memrchr(buf, ')', len));
   if (!open || !close || close < open || close + 2 >= buf + len) return std::nullopt;
@@ -35,13 +36,14 @@ std::optional<ProcessInfo> parse_stat(const char* buf, std::size_t len) {
   p.pgid = static_cast<pid_t>(std::strtol(end, &end, 10));
   for (int field = 6; field < 22; ++field) {
     while (*end == ' ') ++end;
+    if (field == 20 && threads) *threads = std::strtol(end, nullptr, 10);  // num_threads
     while (*end && *end != ' ') ++end;
   }
   p.start_time = std::strtoull(end, nullptr, 10);
   return p;
 }
 
-std::optional<ProcessInfo> read_stat_at(int dir_fd, const char* name) {
+std::optional<ProcessInfo> read_stat_at(int dir_fd, const char* name, long* threads = nullptr) {
   char path[64];
   std::snprintf(path, sizeof path, "%s/stat", name);
   unique_fd fd(openat(dir_fd, path, O_RDONLY | O_CLOEXEC));
@@ -50,9 +52,31 @@ std::optional<ProcessInfo> read_stat_at(int dir_fd, const char* name) {
   ssize_t n;
   do n = ::read(fd.get(), buf, sizeof buf - 1);
   while (n < 0 && errno == EINTR);
+  if (n == 0) errno = ESRCH;  // a process that has just been reaped reads as empty
   if (n <= 0) return std::nullopt;
   buf[n] = '\0';
-  return parse_stat(buf, static_cast<std::size_t>(n));
+  return parse_stat(buf, static_cast<std::size_t>(n), threads);
+}
+
+// The pids listed in a /proc/.../children file, appended to `out`; false (errno set) if it cannot
+// be read.
+bool read_children(const char* path, std::vector<pid_t>& out) {
+  unique_fd fd(open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  const char* p = text.c_str();
+  for (char* end = nullptr;; p = end) {
+    long pid = std::strtol(p, &end, 10);
+    if (end == p) break;
+    out.push_back(static_cast<pid_t>(pid));
+  }
+  return true;
 }
 
 // Errors that say the process is not there any more; any other error says nothing about it.
@@ -144,23 +168,61 @@ std::optional<std::vector<pid_t>> own_children() {
   if (!proc_is_ours()) return std::nullopt;
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/task/%d/children", static_cast<int>(getpid()));
-  unique_fd fd(open(path, O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
   std::vector<pid_t> children;
-  const char* p = text.c_str();
-  for (char* end = nullptr;; p = end) {
-    long pid = std::strtol(p, &end, 10);
-    if (end == p) break;
-    children.push_back(static_cast<pid_t>(pid));
-  }
+  if (!read_children(path, children)) return std::nullopt;
   return children;
+}
+
+std::optional<std::vector<ProcessInfo>> walk_descendants(std::size_t limit, std::optional<pid_t> skip) {
+  auto own = own_children();
+  if (!own) return std::nullopt;
+  pid_t self = getpid();
+  // (pid, the parent whose children file named it)
+  std::vector<std::pair<pid_t, pid_t>> frontier;
+  for (pid_t pid : *own) frontier.emplace_back(pid, self);
+  std::vector<ProcessInfo> out;
+  std::vector<pid_t> children;
+  char path[320];  // room for a task directory entry's name
+  while (!frontier.empty()) {
+    auto [pid, parent] = frontier.back();
+    frontier.pop_back();
+    if (skip && pid == *skip) continue;
+    long threads = 1;
+    std::snprintf(path, sizeof path, "/proc/%d", static_cast<int>(pid));
+    auto p = read_stat_at(AT_FDCWD, path, &threads);
+    if (!p) {
+      if (means_gone(errno)) continue;
+      return std::nullopt;
+    }
+    // Named by a children file a moment ago, but the pid may have been reaped and reused since: a
+    // process that is neither that parent's child nor (re-parented) ours is not this tree's.
+    if (p->ppid != parent && p->ppid != self) continue;
+    if (p->state == 'Z' || p->state == 'X') continue;  // exited: nothing to signal, no children
+    if (out.size() == limit) return std::nullopt;
+    // Each thread lists the children it forked; most processes have one thread, whose id is the pid.
+    children.clear();
+    bool read = true;
+    if (threads == 1) {
+      std::snprintf(path, sizeof path, "/proc/%d/task/%d/children", static_cast<int>(pid), static_cast<int>(pid));
+      read = read_children(path, children) || means_gone(errno);
+    } else {
+      std::snprintf(path, sizeof path, "/proc/%d/task", static_cast<int>(pid));
+      if (DIR* dir = opendir(path)) {
+        while (dirent* task = readdir(dir)) {
+          if (task->d_name[0] < '0' || task->d_name[0] > '9') continue;
+          std::snprintf(path, sizeof path, "/proc/%d/task/%s/children", static_cast<int>(pid), task->d_name);
+          read = read && (read_children(path, children) || means_gone(errno));
+        }
+        closedir(dir);
+      } else {
+        read = means_gone(errno);
+      }
+    }
+    if (!read) return std::nullopt;
+    for (pid_t child : children) frontier.emplace_back(child, pid);
+    out.push_back(std::move(*p));
+  }
+  return out;
 }
 
 std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInfo>& all) {

@@ -30,6 +30,14 @@ std::optional<std::vector<ProcessInfo>> scan_processes();
 // /proc is not ours or the kernel does not offer that file.
 std::optional<std::vector<pid_t>> own_children();
 
+// The live descendants of this process, found by following /proc/PID/task/TID/children down from
+// its own children (their descendants left out for `skip`): a read of two files per process, where
+// scan_processes() reads one per process of the whole system. nullopt when there are more than
+// `limit` of them (the scan is then the cheaper way), when a file cannot be read for a reason other
+// than its process being gone, or where /proc is not ours. A process forked after its parent's
+// children file was read is not seen, as a scan does not see one forked after it.
+std::optional<std::vector<ProcessInfo>> walk_descendants(std::size_t limit, std::optional<pid_t> skip);
+
 // The processes in `all` whose chain of parents leads to `root` (root itself excluded).
 std::vector<ProcessInfo> descendants_of(pid_t root, const std::vector<ProcessInfo>& all);
 

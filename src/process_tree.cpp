@@ -54,6 +54,12 @@ namespace {
 
 bool is_zombie(const ProcessInfo& p) { return p.state == 'Z' || p.state == 'X'; }
 
+// Up to this many processes, the tree is found by walking the children files down from ctxrun
+// (two small reads per process of the tree: a one-process tree costs 6 system calls where a scan
+// of /proc on a machine running 100 processes costs 300); a bigger tree is found by a scan, which
+// costs less per process (docs/benchmarks.md, "Finding the tree").
+constexpr std::size_t kWalkLimit = 64;
+
 class SubreaperTree final : public ProcessTree {
  public:
   // Children ctxrun has before it spawns anything (`sleep 9 & exec ctxrun ...` makes the shell's
@@ -72,6 +78,9 @@ class SubreaperTree final : public ProcessTree {
   }
   const char* name() const noexcept override { return "subreaper"; }
   std::vector<ProcessInfo> members() override {
+    // Without pre-existing children, every descendant of ctxrun but its helper is the tree's.
+    if (preexisting_.empty())
+      if (auto walked = walk_descendants(kWalkLimit, helper_pid_)) return std::move(*walked);
     auto all = scan_processes();
     if (!all) return {};
     std::erase_if(*all, [&](const ProcessInfo& p) {
@@ -140,7 +149,11 @@ class PgroupTree final : public ProcessTree {
     std::vector<ProcessInfo> members;
     if (groups_.empty()) return members;
     if (proc_is_ours()) {
-      if (auto all = scan_processes()) {
+      // As a subreaper, ctxrun has every member below it (what ctxrun spawned, and their
+      // descendants, re-parented to it when orphaned): a small tree is found by walking down.
+      auto all = subreaper_ ? walk_descendants(kWalkLimit, std::nullopt) : std::nullopt;
+      if (!all) all = scan_processes();
+      if (all) {
         for (auto& p : *all)
           if (in_groups(p.pgid) && !is_zombie(p)) members.push_back(std::move(p));
         return members;
