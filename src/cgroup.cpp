@@ -105,6 +105,45 @@ bool wait_frozen(const std::string& path, int events_fd) {
 
 }  // namespace
 
+namespace {
+
+// The pid a cgroup named as a ctxrun leaf ("ctxrun-PID-XXXXXXXX", CgroupLeaf::create) is named
+// after; nullopt for any other name.
+std::optional<pid_t> leaf_name_pid(std::string_view name) {
+  constexpr std::string_view prefix = "ctxrun-";
+  if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
+  name.remove_prefix(prefix.size());
+  auto dash = name.find('-');
+  if (dash == 0 || dash == std::string_view::npos || name.size() - dash - 1 != 8) return std::nullopt;
+  long pid = 0;
+  for (char c : name.substr(0, dash)) {
+    if (c < '0' || c > '9' || pid > 99'999'999) return std::nullopt;
+    pid = pid * 10 + (c - '0');
+  }
+  for (char c : name.substr(dash + 1))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  if (pid <= 0) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+}  // namespace
+
+std::optional<CgroupLeaf> mark_nested_run(const std::function<void(const std::string&)>& before_mkdir) {
+  auto own = own_cgroup();
+  if (!own) return std::nullopt;
+  // In a ctxrun's leaf, or below one (a container runtime's cgroup in the tree).
+  bool in_leaf = false;
+  for (std::string_view path(*own); !path.empty() && !in_leaf;) {
+    auto slash = path.find('/');
+    in_leaf = leaf_name_pid(path.substr(0, slash)).has_value();
+    path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
+  }
+  if (!in_leaf) return std::nullopt;
+  auto mark = CgroupLeaf::create(before_mkdir);
+  if (auto* made = std::get_if<CgroupLeaf>(&mark)) return std::move(*made);
+  return std::nullopt;
+}
+
 std::optional<std::string> cgroup2_mount() { return cgroup2_mount_in(read_file("/proc/self/mountinfo")); }
 
 Result<CgroupLeaf> CgroupLeaf::create(const std::function<void(const std::string&)>& before_mkdir) {
@@ -206,6 +245,24 @@ std::optional<std::vector<pid_t>> CgroupLeaf::list_below() const {
     below(dir);
   }
   return out;
+}
+
+std::vector<pid_t> CgroupLeaf::runs_below() const {
+  std::vector<pid_t> runs;
+  std::vector<std::string> dirs{path_};
+  while (!dirs.empty()) {
+    std::string dir = std::move(dirs.back());
+    dirs.pop_back();
+    if (DIR* d = opendir(dir.c_str())) {
+      while (dirent* e = readdir(d)) {
+        if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+        if (auto pid = leaf_name_pid(e->d_name)) runs.push_back(*pid);
+        dirs.push_back(dir + "/" + e->d_name);
+      }
+      closedir(d);
+    }
+  }
+  return runs;
 }
 
 bool CgroupLeaf::kill_all() const {

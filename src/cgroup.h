@@ -61,6 +61,10 @@ class CgroupLeaf {
   // The same, or nullopt if the leaf's own cgroup.procs could not be read (no descriptor left).
   std::optional<std::vector<pid_t>> list_below() const;
 
+  // The pids that the cgroups below the leaf are named after (ctxrun-PID-XXXXXXXX): nested ctxruns,
+  // which announce themselves so (their own leaf, or the empty cgroup mark_nested_run() makes).
+  std::vector<pid_t> runs_below() const;
+
   // SIGKILLs every process in the leaf at once: cgroup.kill (Linux >= 5.14), or on older kernels
   // freeze, SIGKILL each pid, thaw. Returns false if neither worked.
   bool kill_all() const;
@@ -76,6 +80,13 @@ class CgroupLeaf {
   unique_fd procs_;
   unique_fd events_;
 };
+
+// For a ctxrun running inside another ctxrun's cgroup leaf on another backend than cgroup: an empty
+// cgroup named as a leaf of its own would be, next to its processes, that tells the enclosing
+// ctxrun it is there (process_tree.h, "Nested runs"); removed with it (and, should it be killed, by
+// its guardian, told first through `before_mkdir`, or with the enclosing leaf). nullopt where this
+// process is in no ctxrun leaf, or the cgroup cannot be made.
+std::optional<CgroupLeaf> mark_nested_run(const std::function<void(const std::string&)>& before_mkdir = {});
 
 // The cgroup v2 mount point from /proc/self/mountinfo, or nullopt.
 std::optional<std::string> cgroup2_mount();

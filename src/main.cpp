@@ -14,6 +14,7 @@
 
 #include "announce.h"
 #include "attempts.h"
+#include "cgroup.h"
 #include "cli.h"
 #include "gnu_timeout.h"
 #include "guardian.h"
@@ -176,6 +177,11 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
       auto tree = std::move(std::get<std::unique_ptr<ProcessTree>>(made));
       backend = tree->name();
       log::verbose("tree backend: {}", why.empty() ? backend : why);
+      // Nested on another backend than cgroup: an enclosing ctxrun's cgroup backend learns of this
+      // run from a cgroup named after it (process_tree.h, "Nested runs"); a leaf says so already.
+      auto nested_mark = enclosing && backend != std::string_view("cgroup") ? mark_nested_run(setup.tell_guardian)
+                                                                            : std::nullopt;
+      if (nested_mark) log::verbose("nested in a ctxrun's cgroup leaf: marked by {}", nested_mark->path());
       // 6. Run until the tree is gone; then release the backend (a cgroup leaf is removed).
       outcome = run(cmd, run_ctx, *signals, *tree);
       // `auto` chooses only what works for the command too: one that could not enter the leaf (a

@@ -254,12 +254,24 @@ class CgroupTree final : public ProcessTree {
   }
 
  private:
+  // Whether a nested ctxrun is among `pids`. Each announces itself by a cgroup below the leaf named
+  // after its pid (its own leaf, or the empty one mark_nested_run() makes): the names, and one
+  // stat() of /proc/PID/exe per pid so named, tell. A name whose pid is not one of `pids` (a
+  // nested run in a PID namespace of its own) makes every process's executable be looked at.
+  bool has_nested_run(const std::vector<pid_t>& pids) const {
+    for (pid_t named : leaf_.runs_below()) {
+      if (std::find(pids.begin(), pids.end(), named) == pids.end())
+        return std::any_of(pids.begin(), pids.end(), runs_ctxrun_executable);
+      if (runs_ctxrun_executable(named)) return true;
+    }
+    return false;
+  }
+
   // Signals every process of the leaf (and the cgroups below it). The nesting rule needs /proc
-  // only where a nested ctxrun is there: one stat() of /proc/PID/exe per process tells (SIGKILL
-  // skips even that); only then is each process's stat read for the parent links (and zombies),
-  // once, before anything is sent. Then, in batches (so that a big tree needs few descriptors at
-  // once), each pid is pinned by a pidfd and signalled only if the leaf still lists it after the
-  // pin: a pid reused meanwhile by a process outside would not be listed, and one reused inside is
+  // only where a nested ctxrun is there (has_nested_run; SIGKILL skips even that); only then is
+  // each process's stat read for the parent links (and zombies), once, before anything is sent. Then, in batches (so
+  // that a big tree needs few descriptors at once), each pid is pinned by a pidfd and signalled only if the leaf still
+  // lists it after the pin: a pid reused meanwhile by a process outside would not be listed, and one reused inside is
   // the tree's. So the pidfd is the identity check, with no second read of /proc; one poll() of a
   // batch's pidfds tells the processes that have exited (zombies are not counted as signalled).
   // (What was read before the pin of a pid reused inside the tree meanwhile, its group or
@@ -267,7 +279,7 @@ class CgroupTree final : public ProcessTree {
   // reaches.)
   std::vector<ProcessInfo> signal_pinned(int sig, bool then_cont, std::optional<pid_t> skip_pgid) {
     auto pids = leaf_.pids_below();
-    bool nested = sig != SIGKILL && proc_is_ours() && std::any_of(pids.begin(), pids.end(), runs_ctxrun_executable);
+    bool nested = sig != SIGKILL && proc_is_ours() && has_nested_run(pids);
     std::vector<ProcessInfo> targets;
     targets.reserve(pids.size());
     for (pid_t pid : pids) {

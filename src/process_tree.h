@@ -8,7 +8,13 @@
 // subtree. Every signal but SIGKILL goes to that inner ctxrun and not below it, so that it stops
 // its subtree by its own policy (its --signal, its grace) and each process gets one stop signal,
 // not one per level; SIGKILL, and cgroup.kill, still reach everything. This needs a /proc of our
-// PID namespace; without one each process is signalled directly.
+// PID namespace; without one each process is signalled directly. The subreaper and pgroup backends
+// see a nested ctxrun by its name and executable in what they read of each process anyway; the
+// cgroup backend, which reads nothing per process, by the cgroup every nested ctxrun makes below
+// the leaf, named after its pid: its own leaf, or (on another backend) an empty one made to say it
+// is there (mark_nested_run in cgroup.h). A nested ctxrun that cannot make one (another user's,
+// with no write access to the leaf) is not seen as one: its processes get the enclosing run's
+// signal directly, besides its own.
 //
 // Backends (docs/design.md, "Tree backends"):
 //  - cgroup: a fresh cgroup v2 leaf per run (cgroup.h); the command is born in it (clone3 with

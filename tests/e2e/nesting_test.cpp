@@ -105,33 +105,61 @@ TEST_CASE("nested: the outer stops the inner ctxrun, which stops its command by 
   CHECK(last_line(exit.err).rfind("ctxrun: context deadline exceeded (timeout 500ms): ", 0) == 0);
 }
 
+namespace {
+
+// The outer ctxrun with `args` (ending in an inner ctxrun whose command records every signal and
+// ends on none: the inner's SIGKILL ends it) ends at its deadline; the command got one SIGTERM, from
+// the inner ctxrun. Two SIGTERMs that arrive before the first is delivered merge into one, so a
+// count alone can miss the second; the sender of the one delivered cannot lie: it must be the inner
+// ctxrun, never the outer. `marked`: the inner made a cgroup of its own below the outer's leaf.
+void check_one_stop_signal(const std::vector<std::string>& args, bool marked) {
+  NoSurvivors guard;
+  Process p(Spec{.args = args});
+  auto pids = p.await_ready();
+  REQUIRE(pids.size() == 1);
+  pid_t inner = parent_of(pids[0]);
+  if (marked) REQUIRE(cgroup_leaves_of({inner}).size() == 1);
+  auto exit = p.wait(kGiveUp);
+  CHECK_MESSAGE(exit.exited(124), exit.describe());
+  CHECK_MESSAGE(exit.took < kPrompt, exit.describe());
+  auto got = received(p);
+  INFO("signals received (from pid), the outer ctxrun is " << p.pid() << ", the inner " << inner << ":"
+                                                           << describe(got));
+  CHECK(count(got, SIGTERM) == 1);
+  CHECK(count(got, SIGINT) + count(got, SIGHUP) + count(got, SIGQUIT) == 0);
+  for (const auto& r : got) CHECK(r.from == inner);
+  if (marked) check_no_leaf({p.pid(), inner});
+}
+
+}  // namespace
+
 TEST_CASE("nested: a process below an inner ctxrun receives one stop signal, not one from each level") {
-  // Two SIGTERMs that arrive before the first is delivered merge into one, so a count alone can miss
-  // the second; the sender of the one delivered cannot lie: it must be the inner ctxrun, never the
-  // outer. A few rounds, as which sender comes first is a race where both send.
+  // A few rounds, as which sender comes first is a race where both send.
   for (bool shared_deadline : {false, true}) {
     for (int round = 0; round < 3; ++round) {
       std::string how = shared_deadline ? "the inner inherits the outer's deadline"
                                         : "the inner runs with --no-inherit";
       INFO(how << ", round " << round);
-      NoSurvivors guard;
-      // The command records every signal and ends on none: the inner's SIGKILL (after 500ms) ends it.
       std::vector<std::string> args{"-t", "500ms", "-k", "10s", kCtxrun};
       if (!shared_deadline) args.push_back("--no-inherit");
       args.insert(args.end(), {"-k", "500ms", kHelper, "record-signals", "0", "3"});
-      Process p(Spec{.args = args});
-      auto pids = p.await_ready();
-      REQUIRE(pids.size() == 1);
-      pid_t inner = parent_of(pids[0]);
-      auto exit = p.wait(kGiveUp);
-      CHECK_MESSAGE(exit.exited(124), exit.describe());
-      CHECK_MESSAGE(exit.took < kPrompt, exit.describe());
-      auto got = received(p);
-      INFO("signals received (from pid), the outer ctxrun is " << p.pid() << ", the inner " << inner << ":"
-                                                               << describe(got));
-      CHECK(count(got, SIGTERM) == 1);
-      CHECK(count(got, SIGINT) + count(got, SIGHUP) + count(got, SIGQUIT) == 0);
-      for (const auto& r : got) CHECK(r.from == inner);
+      check_one_stop_signal(args, false);
+    }
+  }
+}
+
+TEST_CASE(
+    "nested on another backend in the outer's cgroup leaf: it announces itself, and its command gets one stop signal") {
+  // The outer's cgroup backend reads nothing per process: it learns of an inner ctxrun from the
+  // cgroup named after it below the leaf, which an inner on the subreaper or pgroup backend makes
+  // for that alone (mark_nested_run), and removes when it ends.
+  if (!cgroup_available()) return;
+  for (std::string inner_tree : {"--tree=subreaper", "--tree=pgroup"}) {
+    for (int round = 0; round < 2; ++round) {
+      INFO("inner " << inner_tree << ", round " << round);
+      check_one_stop_signal({"-t", "500ms", "-k", "10s", kCtxrun, "--no-inherit", inner_tree, "-k", "500ms", kHelper,
+                             "record-signals", "0", "3"},
+                            true);
     }
   }
 }
@@ -210,18 +238,23 @@ TEST_CASE("nested: no cgroup leaf is left when the outer reaches its SIGKILL ste
 
 TEST_CASE("nested: no cgroup leaf is left when the outer ctxrun is SIGKILLed") {
   if (!cgroup_available()) return;
-  NoSurvivors guard;
-  Process p(Spec{.args = {"-t", "60s", kCtxrun, "-t", "60s", kHelper, "hang", "3"}});
-  auto pids = p.await_ready();
-  REQUIRE(pids.size() == 1);
-  pid_t inner = parent_of(pids[0]);
-  p.signal(SIGKILL);
-  auto exit = p.wait(kGiveUp);
-  CHECK(exit.killed_by(SIGKILL));
-  // The guardians finish the teardown: every one of them is a descendant of this test process.
-  CHECK_MESSAGE(await_no_survivors(5s), "the tree outlived ctxrun");
-  CHECK(p.report_eof(1s));
-  check_no_leaf({p.pid(), inner});
+  // The inner on the cgroup backend has a leaf of its own; on the subreaper backend, the empty
+  // cgroup that announces it to the outer.
+  for (std::string inner_tree : {"--tree=auto", "--tree=subreaper"}) {
+    INFO("inner " << inner_tree);
+    NoSurvivors guard;
+    Process p(Spec{.args = {"-t", "60s", kCtxrun, inner_tree, "-t", "60s", kHelper, "hang", "3"}});
+    auto pids = p.await_ready();
+    REQUIRE(pids.size() == 1);
+    pid_t inner = parent_of(pids[0]);
+    p.signal(SIGKILL);
+    auto exit = p.wait(kGiveUp);
+    CHECK(exit.killed_by(SIGKILL));
+    // The guardians finish the teardown: every one of them is a descendant of this test process.
+    CHECK_MESSAGE(await_no_survivors(5s), "the tree outlived ctxrun");
+    CHECK(p.report_eof(1s));
+    check_no_leaf({p.pid(), inner});
+  }
 }
 
 TEST_CASE("ctxrun SIGKILLed at a spread of moments in its first milliseconds leaves no leaf and no process") {
