@@ -2,20 +2,25 @@
 // start-up sections (docs/benchmarks.md, issue 15). It makes only the system calls that a wrapper
 // like ctxrun cannot do without, and nothing else: no option parsing, no guardian, no C++ runtime.
 //
-//   ctxrun_bench_floor cgroup|subreaper CMD...
+//   ctxrun_bench_floor cgroup|subreaper[+guardian] CMD...
 //
 // Runs CMD under a 10 s deadline (SIGTERM when it passes) and exits with its status. Both: signals
 // blocked and read from a signalfd, a timerfd, clone3 with a pidfd and PR_SET_PDEATHSIG in the
 // child, one poll() on the three, waitpid. cgroup: a leaf made under our own cgroup in the cgroup
 // v2 mount (/proc/self/mountinfo, /proc/self/cgroup), the child born in it
 // (CLONE_INTO_CGROUP), the leaf removed at the end. subreaper: PR_SET_CHILD_SUBREAPER.
+// +guardian: the "vfork-class spawn" the issue allows for the guardian that outlives a killed
+// wrapper: a clone(CLONE_VM) on a static stack that leaves the session and sleeps in ppoll() on a
+// socket until the wrapper is gone (as ctxrun's does), SIGKILLed and reaped at the end.
 // C-style, like bench_helper.cpp, so that its own start-up is as small as a C program's.
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -50,11 +55,33 @@ bool own_cgroup_dir(char* out, std::size_t size) {
   return true;
 }
 
+alignas(16) char g_guardian_stack[64 * 1024];
+
+int guardian(void* socket) {
+  syscall(SYS_setsid);
+  unsigned long all = ~0UL;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, sizeof all);
+  pollfd hangup{static_cast<int>(reinterpret_cast<std::intptr_t>(socket)), POLLRDHUP, 0};
+  syscall(SYS_ppoll, &hangup, 1, nullptr, nullptr, sizeof all);
+  syscall(SYS_exit, 0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) return 125;
-  bool cgroup = std::strcmp(argv[1], "cgroup") == 0;
+  bool cgroup = std::strncmp(argv[1], "cgroup", 6) == 0;
+  bool with_guardian = std::strstr(argv[1], "+guardian") != nullptr;
+  int guardian_pidfd = -1;
+  pid_t guardian_pid = -1;
+  if (with_guardian) {
+    int sockets[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) return 125;
+    guardian_pid = clone(guardian, g_guardian_stack + sizeof g_guardian_stack, CLONE_VM | CLONE_PIDFD,
+                         reinterpret_cast<void*>(static_cast<std::intptr_t>(sockets[0])), &guardian_pidfd);
+    if (guardian_pid < 0) return 125;
+  }
   sigset_t set, old;
   sigemptyset(&set);
   const int watched[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
@@ -106,5 +133,9 @@ int main(int argc, char** argv) {
     while (read(sfd, &info, sizeof info) > 0) {}
   }
   if (cgroup) rmdir(leaf);
+  if (with_guardian) {
+    syscall(SYS_pidfd_send_signal, guardian_pidfd, SIGKILL, nullptr, 0);
+    while (waitpid(guardian_pid, nullptr, __WALL) < 0) {}
+  }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

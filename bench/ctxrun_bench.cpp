@@ -1001,13 +1001,17 @@ void Bench::probe_backends() {
   if (!notes_.empty()) fmt::print("\n");
 }
 
-// The backends ctxrun_bench_floor stands for that ctxrun runs here ("cgroup", "subreaper").
+// The backends ctxrun_bench_floor stands for that ctxrun runs here ("cgroup", "subreaper"), each
+// also with the guardian the issue allows ("cgroup+guardian", ...).
 std::vector<std::string> floor_backends(const Options& o, const std::vector<Tool>& tools) {
   std::vector<std::string> out;
   if (o.floor.empty()) return out;
   for (const char* b : {"cgroup", "subreaper"})
     for (const auto& t : tools)
-      if (t.is_ctxrun && t.backend == b && std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
+      if (t.is_ctxrun && t.backend == b && std::find(out.begin(), out.end(), b) == out.end()) {
+        out.push_back(b);
+        out.push_back(std::string(b) + "+guardian");
+      }
   return out;
 }
 
@@ -1053,7 +1057,8 @@ void Bench::overhead() {
   fmt::print(
       "Wall time from spawn to exit, {} runs per command, alternating. Added = median minus bare `true`'s "
       "median. Own CPU: the wrapper's own time on a CPU (schedstat of its zombie; excludes `true`). "
-      "`floor`: ctxrun_bench_floor, only the system calls a tree-tracking wrapper cannot do without.\n\n",
+      "`floor`: ctxrun_bench_floor, only the system calls a tree-tracking wrapper cannot do without; `+guardian`: with "
+      "the vfork-class guardian the issue allows (a CLONE_VM clone asleep until the wrapper is gone).\n\n",
       o_.overhead_runs);
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < cases.size(); ++i) {

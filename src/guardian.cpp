@@ -322,11 +322,17 @@ void Guardian::order(const std::string& line) noexcept {
   [[maybe_unused]] auto n = ::send(orders_.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+void Guardian::dismiss() noexcept {
+  if (!pid_ || dismissed_) return;
+  if (pidfd_) syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  else ::kill(*pid_, SIGKILL);  // our unreaped child: its pid cannot have been reused
+  dismissed_ = true;
+}
+
 void Guardian::release() noexcept {
   if (!pid_) return;
   // SIGKILL first, then close the socket: the guardian never sees EOF while it could act on it.
-  if (pidfd_) syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-  else ::kill(*pid_, SIGKILL);  // our unreaped child: its pid cannot have been reused
+  dismiss();
   // __WALL: it is a clone child, which waitpid() sees only when asked to.
   while (waitpid(*pid_, nullptr, __WALL) < 0 && errno == EINTR) {}
   pid_.reset();

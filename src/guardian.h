@@ -15,8 +15,8 @@
 // leaf it does not know); they wait in the socket's buffer, and the guardian reads them only once
 // ctxrun is gone, so an order never wakes it (a wake-up on the other CPU cost a run ~15 us).
 //
-// On a normal end, release() SIGKILLs it (it has nothing left to do: ctxrun did the teardown) and
-// reaps it: no process of ctxrun's outlives the run, and nothing is left for another process to
+// On a normal end, dismiss() SIGKILLs it (it has nothing left to do: ctxrun did the teardown) and
+// release() reaps it: no process of ctxrun's outlives the run, and nothing is left for another process to
 // reap, even under a PID 1 that never reaps. When ctxrun dies instead, the socket reaches EOF, the
 // guardian is re-parented (the kernel gives it an ordinary exit signal then), and it:
 //  - cgroup: kills the leaf (cgroup.kill), waits for it to empty, removes it and any cgroup below;
@@ -45,13 +45,15 @@ class Guardian {
   Guardian(Guardian&& other) noexcept
       : orders_(std::move(other.orders_)),
         pidfd_(std::move(other.pidfd_)),
-        pid_(std::exchange(other.pid_, std::nullopt)) {}
+        pid_(std::exchange(other.pid_, std::nullopt)),
+        dismissed_(other.dismissed_) {}
   Guardian& operator=(Guardian&& other) noexcept {
     if (this != &other) {
       release();
       orders_ = std::move(other.orders_);
       pidfd_ = std::move(other.pidfd_);
       pid_ = std::exchange(other.pid_, std::nullopt);
+      dismissed_ = other.dismissed_;
     }
     return *this;
   }
@@ -63,8 +65,12 @@ class Guardian {
   // Orders, each a line: "cgroup PATH", "marker ID", "pgroup PGID".
   void order(const std::string& line) noexcept;
 
-  // ctxrun is ending normally: the guardian is ended (it has nothing to do) and reaped before this
-  // returns. Idempotent.
+  // ctxrun's teardown is done: the guardian is sent SIGKILL (it has nothing left to do), to die on
+  // its CPU while ctxrun says why and writes its report. Idempotent.
+  void dismiss() noexcept;
+
+  // ctxrun is ending normally: the guardian is ended (dismiss) and reaped before this returns.
+  // Idempotent.
   void release() noexcept;
 
  private:
@@ -72,6 +78,7 @@ class Guardian {
   unique_fd orders_;          // ctxrun's end of the orders socket
   unique_fd pidfd_;           // the guardian's pidfd (empty on kernels without clone3)
   std::optional<pid_t> pid_;  // until reaped
+  bool dismissed_ = false;
 };
 
 // The guardian's teardown in a fresh ctxrun image: main() calls it when started as

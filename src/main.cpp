@@ -194,14 +194,16 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
   Attempts attempts;
   Outcome outcome = options.retry.attempts > 1 ? run_attempts(options, command, ctx, *signals, run_once, attempts)
                                                : run_once(command, ctx);
-  // The guardian goes before ctxrun ends, which may be by a signal that runs no destructor.
-  if (guardian) guardian->release();
+  // The teardown is done (the tree gone, its leaf removed): the guardian dies meanwhile, and is
+  // reaped before ctxrun ends, which may be by a signal that runs no destructor.
+  if (guardian) guardian->dismiss();
   // 7. Say why, write the report and the span, and end as the contract says.
   announce(outcome);
   ExitPlan plan = plan_exit(outcome, options.preserve_status);
   const Attempts* all_attempts = options.retry.attempts > 1 ? &attempts : nullptr;
   report(options, outcome, plan, started, ctx->deadline(), backend, all_attempts);
   write_span(span, options, outcome, plan, started, ctx->deadline(), backend, all_attempts);
+  if (guardian) guardian->release();
   if (plan.die_of_signal != 0 && getpid() != 1) SignalRegime::die_of(plan.die_of_signal);
   return plan.status;
 }

@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -17,6 +18,7 @@ std::optional<SignalRegime> SignalRegime::install(const SignalSpec& spec) noexce
   sigemptyset(&regime.watched_);
   sigemptyset(&regime.child_default_);
   sigemptyset(&regime.ignored_here_);
+  sigemptyset(&regime.handled_);
   if (sigprocmask(SIG_SETMASK, nullptr, &regime.original_mask_) != 0) return std::nullopt;
   regime.child_mask_ = regime.original_mask_;
   for (int sig : spec.unblock_in_child) sigdelset(&regime.child_mask_, sig);
@@ -30,8 +32,15 @@ std::optional<SignalRegime> SignalRegime::install(const SignalSpec& spec) noexce
   for (int sig : spec.watch) record(sig);
   for (int sig : spec.ignore) record(sig);
   record(SIGCHLD);
+  // A no-op handler only where SIG_DFL will not do: a PID 1 drops a signal whose action is SIG_DFL
+  // before it can be queued, blocked or not, and SIGCHLD ignored at start would have the kernel reap
+  // ctxrun's children. Elsewhere a blocked signal waits for the signalfd whatever its action, and
+  // ctxrun leaves the disposition as it found it (nor has the child to set it back).
+  bool pid1 = getpid() == 1;
   auto watch = [&](int sig) {
     sigaddset(&regime.watched_, sig);
+    if (!pid1 && sigismember(&regime.originally_ignored_, sig) != 1) return;
+    sigaddset(&regime.handled_, sig);
     struct sigaction sa {};
     sa.sa_handler = no_op_handler;
     sigfillset(&sa.sa_mask);
@@ -60,11 +69,11 @@ void SignalRegime::restore_in_child() const noexcept {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   // Handlers are reset by exec anyway; set SIG_DFL first so no handler can run in the child once
-  // the mask opens, then give back what was ignored.
+  // the mask opens, then give back what was ignored. Only what ctxrun changed is touched.
   for (int sig = 1; sig < NSIG; ++sig) {
+    bool changed = sigismember(&handled_, sig) == 1 || sigismember(&ignored_here_, sig) == 1;
     if (sigismember(&child_default_, sig) == 1) sigaction(sig, &dfl, nullptr);
-    else if (sigismember(&originally_ignored_, sig) == 1) sigaction(sig, &ign, nullptr);
-    else if (sigismember(&watched_, sig) == 1 || sigismember(&ignored_here_, sig) == 1) sigaction(sig, &dfl, nullptr);
+    else if (changed) sigaction(sig, sigismember(&originally_ignored_, sig) == 1 ? &ign : &dfl, nullptr);
   }
   sigprocmask(SIG_SETMASK, &child_mask_, nullptr);
 }

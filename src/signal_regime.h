@@ -22,8 +22,9 @@ inline constexpr int kForwardSignals[] = {SIGUSR1, SIGUSR2};
 //
 // ctxrun has no signal handlers that run: every signal it watches is blocked and read from a
 // signalfd in the event loop (tini's and ninja's way: nothing is lost, nothing runs asynchronously).
-// A no-op handler is installed for each watched signal only because a PID 1 drops signals whose
-// action is SIG_DFL before they can be queued; exec resets such handlers to SIG_DFL in the command.
+// A no-op handler is installed for a watched signal only where SIG_DFL would not do: in a PID 1,
+// which drops signals whose action is SIG_DFL before they can be queued, and for SIGCHLD ignored at
+// start; exec resets such handlers to SIG_DFL in the command.
 //
 // A cancel or forward signal that was ignored when ctxrun started (nohup, `cmd &` in a script) stays
 // ignored and is not watched: the caller asked for it not to interrupt. SIGCHLD is always watched,
@@ -81,6 +82,7 @@ class SignalRegime {
   sigset_t watched_{};
   sigset_t child_default_{};  // SignalSpec::default_in_child
   sigset_t ignored_here_{};   // SignalSpec::ignore
+  sigset_t handled_{};        // watched with a no-op handler (install): PID 1, or ignored at start
   sigset_t child_mask_{};     // original_mask_ without SignalSpec::unblock_in_child
   unique_fd fd_;
 };
