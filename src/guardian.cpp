@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <sstream>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -40,10 +40,12 @@ bool environment_has_marker(pid_t pid, const std::string& id) {
   std::size_t at = env.find("CTXRUN_RUN_ID=");
   while (at != std::string::npos) {
     if (at == 0 || env[at - 1] == '\0') {
-      std::string value(env.c_str() + at + 14);
-      std::istringstream ids(value);
-      for (std::string item; std::getline(ids, item, ':');)
-        if (item == id) return true;
+      std::string_view ids(env.c_str() + at + 14);
+      while (!ids.empty()) {
+        auto colon = ids.find(':');
+        if (ids.substr(0, colon) == id) return true;
+        ids.remove_prefix(colon == std::string_view::npos ? ids.size() : colon + 1);
+      }
     }
     at = env.find("CTXRUN_RUN_ID=", at + 1);
   }
@@ -86,9 +88,11 @@ void kill_cgroup(const std::string& path) {
 }  // the leaf, and any cgroup below it, is removed by its destructor
 
 // What the guardian does once ctxrun is gone, from the orders it received.
-void tear_down(const std::string& orders) {
-  std::istringstream lines(orders);
-  for (std::string line; std::getline(lines, line);) {
+void tear_down(std::string_view orders) {
+  while (!orders.empty()) {
+    auto newline = orders.find('\n');
+    std::string line(orders.substr(0, newline));
+    orders.remove_prefix(newline == std::string_view::npos ? orders.size() : newline + 1);
     if (line.rfind("cgroup ", 0) == 0) kill_cgroup(line.substr(7));
     else if (line.rfind("marker ", 0) == 0) kill_marked(line.substr(7));
     else if (line.rfind("pgroup ", 0) == 0) {

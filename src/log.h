@@ -1,8 +1,8 @@
 // ctxrun's messages on stderr, each line prefixed with the program name ("ctxrun: ").
 //
 // error(): always printed. notice(): the one line that says why the context ended; silenced by
-// -q. verbose(): each step (-v), through spdlog, formatted only when -v is on, so a plain run pays
-// nothing for it.
+// -q. verbose(): each step (-v), stamped with the time since ctxrun started, formatted only when -v
+// is on, so a plain run pays nothing for it.
 //
 // Every message is one line: a control character in it (a newline in a command's name) is written
 // escaped (\n, \t, \r, \xNN). A message that cannot be written (stderr closed, a pipe with no
