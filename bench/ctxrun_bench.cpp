@@ -13,6 +13,7 @@
 // becomes readable (it has exited; reaping is its parent's business). Nothing here sleeps to
 // synchronise: the helper reports "ready" over a pipe, exits are pidfd events, children are
 // SIGCHLD on a signalfd; every wait has a bound, after which the run is cleaned up and reported.
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -522,6 +523,35 @@ std::vector<T> rotated(const std::vector<T>& v, std::size_t by) {
   return out;
 }
 
+// `root` and its descendants, from one scan of /proc (the parent of each process in its stat).
+std::vector<pid_t> descendants_by_scan(pid_t root) {
+  std::multimap<pid_t, pid_t> children;
+  if (DIR* dir = opendir("/proc")) {
+    char path[300], buf[512];  // room for any directory entry's name
+    while (dirent* e = readdir(dir)) {
+      if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+      std::snprintf(path, sizeof path, "%s/stat", e->d_name);
+      int fd = openat(dirfd(dir), path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, buf, sizeof buf - 1);
+      close(fd);
+      if (n <= 0) continue;
+      buf[n] = '\0';
+      const char* close_paren = std::strrchr(buf, ')');
+      if (!close_paren) continue;
+      pid_t ppid = static_cast<pid_t>(std::strtol(close_paren + 4, nullptr, 10));  // ") S PPID"
+      children.emplace(ppid, static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10)));
+    }
+    closedir(dir);
+  }
+  std::vector<pid_t> out{root};
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto [first, last] = children.equal_range(out[i]);
+    for (auto it = first; it != last; ++it) out.push_back(it->second);
+  }
+  return out;
+}
+
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exit {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
@@ -550,6 +580,7 @@ class Bench {
   struct TreeSpec {
     int processes = 0;
     bool ignore_term = false;
+    bool scan_floor = false;  // the floor finds the tree by scanning /proc and kills each process
     int escapees = 0;
     double timeout = 0;  // the wrapper's -t
     bool judge_survivors = false;
@@ -773,7 +804,12 @@ Bench::TreeRun Bench::run_tree(const Tool* tool, const TreeSpec& spec) {
     // deadline is `timeout` after its spawn (its SIGKILL step `kill_after` later for trees that
     // ignore SIGTERM).
     i64 ref;
-    if (!tool) {
+    if (!tool && spec.scan_floor) {
+      // What a wrapper without a cgroup must do at least: read every process's stat in /proc to
+      // find the tree (no kernel call lists a process's descendants), then signal each process.
+      ref = now_ns();
+      for (pid_t member : descendants_by_scan(pid)) kill(member, SIGKILL);
+    } else if (!tool) {
       ref = now_ns();
       if (kill(-pid, SIGKILL) != 0) broken(fmt::format("kill(-{}, SIGKILL): {}", pid, std::strerror(errno)));
     } else {
@@ -1199,7 +1235,9 @@ void Bench::teardown() {
   // not ready in time (such a run is repeated, not counted).
   std::map<int, double> timeout_for;
   for (int n : o_.sizes) timeout_for[n] = calibrate(n);
-  std::vector<const Tool*> runners{nullptr};
+  // nullptr: the kill(-pgid) floor; &scan_floor: the floor that finds the tree in /proc first.
+  static const Tool scan_floor{.label = "scan floor"};
+  std::vector<const Tool*> runners{nullptr, &scan_floor};
   for (const auto& t : tools_) runners.push_back(&t);
   auto label = [](const Tool* t) { return t ? t->label : std::string("floor"); };
   std::map<std::string, std::map<int, std::vector<double>>> obey, ignore, obey_exit, ignore_exit, obey_first;
@@ -1210,10 +1248,14 @@ void Bench::teardown() {
     for (std::size_t si = 0; si < o_.sizes.size(); ++si) {
       int n = o_.sizes[si];
       for (bool ign : {false, true}) {
-        for (const Tool* t : rotated(runners, static_cast<std::size_t>(rep) + si)) {
+        for (const Tool* runner : rotated(runners, static_cast<std::size_t>(rep) + si)) {
+          bool scan = runner == &scan_floor;
+          if (scan && ign) continue;  // the same kill as for a tree that obeys
+          const Tool* t = scan ? nullptr : runner;
           TreeRun r;
           for (int attempt = 0; attempt < 4; ++attempt) {
-            r = run_tree(t, TreeSpec{.processes = n, .ignore_term = ign, .timeout = timeout_for[n]});
+            r = run_tree(t,
+                         TreeSpec{.processes = n, .ignore_term = ign, .scan_floor = scan, .timeout = timeout_for[n]});
             if (r.valid) break;
             ++retries;
             timeout_for[n] *= 2;
@@ -1231,6 +1273,10 @@ void Bench::teardown() {
             notes_.push_back(fmt::format("{} left {} of {} processes alive{} (killed by the benchmark)", label(t),
                                          r.survivors, n, ign ? " (tree ignores SIGTERM)" : ""));
           auto& gone = ign ? ignore : obey;
+          if (scan) {
+            if (r.gone_ns >= 0) gone["scan floor"][n].push_back(static_cast<double>(r.gone_ns) / kMs);
+            continue;
+          }
           if (r.gone_ns >= 0) gone[label(t)][n].push_back(static_cast<double>(r.gone_ns) / kMs);
           if (r.exit_ns >= 0)
             (ign ? ignore_exit : obey_exit)[label(t)][n].push_back(static_cast<double>(r.exit_ns) / kMs);
@@ -1301,6 +1347,27 @@ void Bench::teardown() {
   table(obey, true);
   fmt::print("Per process (µs per process, median ÷ size; flat = linear growth):\n\n");
   per_process(obey);
+  {
+    // No kernel call signals a subreaper's descendants, or a cgroup's processes with any signal but
+    // SIGKILL: a backend that must signal each process (ctxrun's TERM step) has this floor instead.
+    std::vector<std::string> head{"processes", "kill(-pgid) floor", "scan floor"};
+    for (const auto& t : tools_)
+      if (t.is_ctxrun) head.push_back(t.label + " ÷ scan floor");
+    std::vector<std::vector<std::string>> rows;
+    for (int n : o_.sizes) {
+      std::vector<std::string> row{std::to_string(n), ms_cell(summarize(obey["floor"][n])),
+                                   ms_cell(summarize(obey["scan floor"][n]))};
+      for (const auto& t : tools_)
+        if (t.is_ctxrun)
+          row.push_back(ratio_cell(summarize(obey[t.label][n]).median, summarize(obey["scan floor"][n]).median));
+      rows.push_back(row);
+    }
+    fmt::print(
+        "The floor of signalling each process: the benchmark finds the tree by one scan of /proc (the parent "
+        "in each process's stat), as a wrapper without a cgroup must, then `kill()`s each process (`scan "
+        "floor`), timed from the start of the scan:\n\n");
+    print_table(head, rows);
+  }
   fmt::print(
       "From the deadline to the first process gone (when the first signal lands; includes the wrapper's "
       "start-up offset):\n\n");
