@@ -164,6 +164,20 @@ std::optional<std::vector<ProcessInfo>> scan_processes() {
   return all;
 }
 
+bool for_each_pinned(const std::function<void(int pin, const ProcessInfo& process)>& each) {
+  DIR* dir = opendir("/proc");
+  if (!dir) return false;
+  int dfd = dirfd(dir);
+  while (dirent* entry = readdir(dir)) {  // procfs lists pids in increasing order
+    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+    unique_fd pin(open_pidfd(static_cast<pid_t>(std::strtol(entry->d_name, nullptr, 10))));
+    if (!pin && means_gone(errno)) continue;
+    if (auto p = read_stat_at(dfd, entry->d_name)) each(pin.get(), *p);
+  }
+  closedir(dir);
+  return true;
+}
+
 std::optional<std::vector<pid_t>> own_children() {
   if (!proc_is_ours()) return std::nullopt;
   char path[64];

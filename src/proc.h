@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,12 @@ std::optional<ProcessInfo> read_process(pid_t pid);
 
 // Every process (thread-group leader) on the system, or nullopt if /proc cannot be read.
 std::optional<std::vector<ProcessInfo>> scan_processes();
+
+// Calls `each(pin, process)` for every process (thread-group leader) in /proc, in pid order. `pin`
+// is a pidfd opened before `process` was read (-1 if none could be opened): whenever the pinned
+// process is still alive, `process` describes it, not a later process that took its pid. False if
+// /proc cannot be read.
+bool for_each_pinned(const std::function<void(int pin, const ProcessInfo& process)>& each);
 
 // This process's children now (zombies included), from /proc/self/task/PID/children; nullopt where
 // /proc is not ours or the kernel does not offer that file.

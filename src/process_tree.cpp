@@ -42,7 +42,11 @@ void drop_nested_subtrees(std::vector<ProcessInfo>& members) {
 }
 
 std::vector<ProcessInfo> ProcessTree::signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) {
-  auto targets = members();
+  return signal_members(members(), sig, then_cont, skip_pgid);
+}
+
+std::vector<ProcessInfo> ProcessTree::signal_members(std::vector<ProcessInfo> targets, int sig, bool then_cont,
+                                                     std::optional<pid_t> skip_pgid) {
   if (sig != SIGKILL) drop_nested_subtrees(targets);
   std::vector<ProcessInfo> signalled;
   for (auto& p : targets)
@@ -115,7 +119,12 @@ class SubreaperTree final : public ProcessTree {
         return fresh;
       }
     }
-    auto signalled = ProcessTree::signal_all(sig, then_cont, skip_pgid);
+    // A tree too big to walk is signalled in the pass over /proc that finds it.
+    std::vector<ProcessInfo> signalled;
+    if (!preexisting_.empty()) signalled = ProcessTree::signal_all(sig, then_cont, skip_pgid);
+    else if (auto walked = walk_descendants(kWalkLimit, helper_pid_))
+      signalled = signal_members(std::move(*walked), sig, then_cont, skip_pgid);
+    else signalled = signal_by_scan(sig, then_cont, skip_pgid);
     if (sig == SIGKILL && !skip_pgid) {
       swept_kill_ = true;
       for (const auto& p : signalled) killed_.insert(p.pid);
@@ -124,6 +133,43 @@ class SubreaperTree final : public ProcessTree {
   }
 
  private:
+  // One pass over /proc in pid order (for_each_pinned: each process pinned before its stat is
+  // read): a process whose parent is already known to be the tree's is the tree's, and is signalled
+  // at once through its pin, with no second read of /proc to check its identity (signal_process).
+  // A parent comes before its children in pid order unless pids wrapped around; a process whose
+  // parent comes later is known at the end, and signalled then the usual way. The nesting rule as
+  // in drop_nested_subtrees: below a nested ctxrun, only SIGKILL goes.
+  std::vector<ProcessInfo> signal_by_scan(int sig, bool then_cont, std::optional<pid_t> skip_pgid) {
+    pid_t self = getpid();
+    std::unordered_set<pid_t> tree{self};
+    std::unordered_set<pid_t> stay_quiet;  // whose children do not get `sig`: nested ctxruns, and below
+    std::vector<ProcessInfo> later, signalled;
+    auto take = [&](const ProcessInfo& p, int pin) {
+      tree.insert(p.pid);
+      bool quiet = sig != SIGKILL && stay_quiet.count(p.ppid) != 0;
+      if (quiet || (sig != SIGKILL && !is_zombie(p) && is_ctxrun(p))) stay_quiet.insert(p.pid);
+      if (quiet || is_zombie(p) || (skip_pgid && p.pgid == *skip_pgid)) return;
+      bool sent = pin < 0 ? signal_process(p, sig, then_cont) : send_signal_pidfd(pin, sig) == 0;
+      if (sent && pin >= 0 && then_cont) send_signal_pidfd(pin, SIGCONT);
+      if (sent) signalled.push_back(p);
+    };
+    bool scanned = for_each_pinned([&](int pin, const ProcessInfo& p) {
+      if (p.pid == self || (helper_pid_ && p.pid == *helper_pid_ && p.ppid == self)) return;
+      if (tree.count(p.ppid) != 0) take(p, pin);
+      else later.push_back(p);
+    });
+    if (!scanned) return {};
+    for (bool found = true; found;) {
+      found = false;
+      std::erase_if(later, [&](const ProcessInfo& p) {
+        if (tree.count(p.ppid) == 0) return false;
+        take(p, -1);
+        return found = true;
+      });
+    }
+    return signalled;
+  }
+
   std::optional<pid_t> helper_pid_;
   std::vector<ProcessInfo> preexisting_;
   bool swept_kill_ = false;           // a full SIGKILL sweep was made
@@ -165,8 +211,14 @@ class PgroupTree final : public ProcessTree {
     return members;
   }
   // As a subreaper, ctxrun outlives every member's parent chain: no child left means no member left
-  // (a member is one ctxrun spawned or one of its descendants). Otherwise it must look.
-  bool gone(bool has_children) override { return (subreaper_ && !has_children) || members().empty(); }
+  // (a member is one ctxrun spawned or one of its descendants). Otherwise it asks the kernel whether
+  // any process is left in each group: one kill(-pgid, 0) each, where reading the members would
+  // scan /proc at every wake-up of a teardown (a process left as a zombie by a parent still in the
+  // group counts until reaped).
+  bool gone(bool has_children) override {
+    if (subreaper_ && !has_children) return true;
+    return std::none_of(groups_.begin(), groups_.end(), group_exists);
+  }
   // One kill() reaches a whole group at once: the kernel lets no member fork past it. Where a
   // nested ctxrun is in a group, its subtree is left to it: then each process is signalled.
   std::vector<ProcessInfo> signal_all(int sig, bool then_cont, std::optional<pid_t> skip_pgid) override {

@@ -100,6 +100,9 @@ class ProcessTree {
   virtual bool kill_is_final() const noexcept { return false; }
 
  protected:
+  // signal_all() for `targets`, the members as read just before.
+  static std::vector<ProcessInfo> signal_members(std::vector<ProcessInfo> targets, int sig, bool then_cont,
+                                                 std::optional<pid_t> skip_pgid);
   std::optional<pid_t> command_;  // once started
 };
 

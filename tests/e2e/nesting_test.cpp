@@ -148,6 +148,18 @@ TEST_CASE("nested: a process below an inner ctxrun receives one stop signal, not
   }
 }
 
+TEST_CASE("nested in a tree too big to walk (subreaper): the inner's command gets one stop signal, from the inner") {
+  // Beside the inner ctxrun, 100 processes (reporting nowhere): the outer's subreaper backend finds
+  // the tree in its pass over /proc (signal_by_scan), where the nesting rule must hold too.
+  for (int round = 0; round < 2; ++round) {
+    INFO("round " << round);
+    // sh stays the parent of both: the 100 are the outer's to stop, not below the inner.
+    std::string script = "'" + kHelper + "' tree 100 9 9>/dev/null & '" + kCtxrun + "' --no-inherit -k 500ms '" +
+                         kHelper + "' record-signals 0 3; wait";
+    check_one_stop_signal({"--tree=subreaper", "-t", "500ms", "-k", "10s", "sh", "-c", script}, false);
+  }
+}
+
 TEST_CASE(
     "nested on another backend in the outer's cgroup leaf: it announces itself, and its command gets one stop signal") {
   // The outer's cgroup backend reads nothing per process: it learns of an inner ctxrun from the
