@@ -167,16 +167,14 @@ Result<CgroupLeaf> CgroupLeaf::create(const std::function<void(const std::string
     return fmt::format("cannot create a cgroup under {}: {}", parent, std::strerror(errno));
   CgroupLeaf leaf(path);
   leaf.dir_.reset(open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  leaf.procs_.reset(open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
   leaf.events_.reset(open((path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!leaf.dir_ || !leaf.procs_ || !leaf.events_)
+  if (!leaf.dir_ || !leaf.events_)
     return fmt::format("cannot open the files of cgroup {}: {}", path, std::strerror(errno));
   return leaf;
 }
 
 std::optional<CgroupLeaf> CgroupLeaf::adopt(const std::string& path) {
   CgroupLeaf leaf(path);
-  leaf.procs_.reset(open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
   leaf.events_.reset(open((path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
   if (!leaf.events_) {
     leaf.path_.clear();
@@ -188,7 +186,6 @@ std::optional<CgroupLeaf> CgroupLeaf::adopt(const std::string& path) {
 CgroupLeaf::CgroupLeaf(CgroupLeaf&& other) noexcept
     : path_(std::exchange(other.path_, std::string())),
       dir_(std::move(other.dir_)),
-      procs_(std::move(other.procs_)),
       events_(std::move(other.events_)) {}
 
 CgroupLeaf::~CgroupLeaf() { remove(); }
@@ -298,7 +295,6 @@ bool remove_tree(const std::string& dir) {
 bool CgroupLeaf::remove() noexcept {
   if (path_.empty()) return true;
   dir_.reset();
-  procs_.reset();
   events_.reset();
   // Processes left running on purpose (--orphans=leave) go back to ctxrun's own cgroup, so that
   // the leaf can go. Each pass moves what is there; a process forking meanwhile needs another.

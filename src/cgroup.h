@@ -3,7 +3,7 @@
 // The leaf is made under ctxrun's own cgroup (from /proc/self/cgroup), in the cgroup v2 mount
 // found in /proc/self/mountinfo (never assumed at /sys/fs/cgroup: hybrid hosts mount it at
 // /sys/fs/cgroup/unified). ctxrun itself stays outside; the command is born inside (clone3 with
-// CLONE_INTO_CGROUP on dir_fd()) or moved in before exec (a write of "0" to procs_fd()), so every
+// CLONE_INTO_CGROUP on dir_fd()) or moved in before exec (a write of "0" to its cgroup.procs), so every
 // process it starts is born inside and cannot leave (short of a privileged write to another
 // cgroup's cgroup.procs).
 //
@@ -43,9 +43,6 @@ class CgroupLeaf {
   // A descriptor of the leaf's directory (O_PATH), for clone3(CLONE_INTO_CGROUP).
   int dir_fd() const noexcept { return dir_.get(); }
 
-  // A descriptor of cgroup.procs, open for writing: the child writes "0" to it to move itself in.
-  int procs_fd() const noexcept { return procs_.get(); }
-
   // A descriptor of cgroup.events: poll() reports POLLPRI when "populated" changes.
   int events_fd() const noexcept { return events_.get(); }
 
@@ -77,7 +74,6 @@ class CgroupLeaf {
   explicit CgroupLeaf(std::string path) : path_(std::move(path)) {}
   std::string path_;  // "" once removed
   unique_fd dir_;
-  unique_fd procs_;
   unique_fd events_;
 };
 

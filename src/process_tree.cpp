@@ -1,5 +1,6 @@
 #include "process_tree.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -259,9 +260,12 @@ class CgroupTree final : public ProcessTree {
   // Born in the leaf: no migration (which may wait for an RCU grace period: milliseconds).
   // CTXRUN_CGROUP_SPAWN=move forces the fallback, for the tests of it.
   int birth_cgroup_fd() const noexcept override { return move_in_ ? -1 : leaf_.dir_fd(); }
-  // Else writing "0" moves the writer: the command enters the leaf before exec.
+  // Else writing "0" moves the writer: the command enters the leaf before exec. cgroup.procs is
+  // opened here, in the child (openat is async-signal-safe), so that the common case never opens it.
   bool prepare_child(bool born_inside) const noexcept override {
-    return born_inside || ::write(leaf_.procs_fd(), "0", 1) == 1;
+    if (born_inside) return true;
+    int procs = ::openat(leaf_.dir_fd(), "cgroup.procs", O_WRONLY | O_CLOEXEC);  // closed by exec
+    return procs >= 0 && ::write(procs, "0", 1) == 1;
   }
   std::vector<ProcessInfo> members() override {
     std::vector<ProcessInfo> out;
