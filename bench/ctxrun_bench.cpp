@@ -580,7 +580,9 @@ class Bench {
   struct TreeSpec {
     int processes = 0;
     bool ignore_term = false;
-    bool scan_floor = false;  // the floor finds the tree by scanning /proc and kills each process
+    // The floor (no tool): one kill(-pgid); a signal to each process through the pidfds the
+    // benchmark holds (`each`: no search); or a scan of /proc to find the tree, then kill() each.
+    enum class Floor { group, each, scan } floor = Floor::group;
     int escapees = 0;
     double timeout = 0;  // the wrapper's -t
     bool judge_survivors = false;
@@ -804,11 +806,15 @@ Bench::TreeRun Bench::run_tree(const Tool* tool, const TreeSpec& spec) {
     // deadline is `timeout` after its spawn (its SIGKILL step `kill_after` later for trees that
     // ignore SIGTERM).
     i64 ref;
-    if (!tool && spec.scan_floor) {
+    if (!tool && spec.floor == TreeSpec::Floor::scan) {
       // What a wrapper without a cgroup must do at least: read every process's stat in /proc to
       // find the tree (no kernel call lists a process's descendants), then signal each process.
       ref = now_ns();
       for (pid_t member : descendants_by_scan(pid)) kill(member, SIGKILL);
+    } else if (!tool && spec.floor == TreeSpec::Floor::each) {
+      // What a wrapper must do at least where no call signals the whole tree: one signal per process.
+      ref = now_ns();
+      for (const auto& fd : tree) pidfd_send_signal(fd.get(), SIGKILL);
     } else if (!tool) {
       ref = now_ns();
       if (kill(-pid, SIGKILL) != 0) broken(fmt::format("kill(-{}, SIGKILL): {}", pid, std::strerror(errno)));
@@ -1235,9 +1241,9 @@ void Bench::teardown() {
   // not ready in time (such a run is repeated, not counted).
   std::map<int, double> timeout_for;
   for (int n : o_.sizes) timeout_for[n] = calibrate(n);
-  // nullptr: the kill(-pgid) floor; &scan_floor: the floor that finds the tree in /proc first.
-  static const Tool scan_floor{.label = "scan floor"};
-  std::vector<const Tool*> runners{nullptr, &scan_floor};
+  // nullptr: the kill(-pgid) floor; the other floors (TreeSpec::Floor) by these stand-ins.
+  static const Tool each_floor{.label = "each floor"}, scan_floor{.label = "scan floor"};
+  std::vector<const Tool*> runners{nullptr, &each_floor, &scan_floor};
   for (const auto& t : tools_) runners.push_back(&t);
   auto label = [](const Tool* t) { return t ? t->label : std::string("floor"); };
   std::map<std::string, std::map<int, std::vector<double>>> obey, ignore, obey_exit, ignore_exit, obey_first;
@@ -1249,13 +1255,15 @@ void Bench::teardown() {
       int n = o_.sizes[si];
       for (bool ign : {false, true}) {
         for (const Tool* runner : rotated(runners, static_cast<std::size_t>(rep) + si)) {
-          bool scan = runner == &scan_floor;
-          if (scan && ign) continue;  // the same kill as for a tree that obeys
-          const Tool* t = scan ? nullptr : runner;
+          auto floor = runner == &scan_floor   ? TreeSpec::Floor::scan
+                       : runner == &each_floor ? TreeSpec::Floor::each
+                                               : TreeSpec::Floor::group;
+          bool stand_in = floor != TreeSpec::Floor::group;
+          if (stand_in && ign) continue;  // the same kill as for a tree that obeys
+          const Tool* t = stand_in ? nullptr : runner;
           TreeRun r;
           for (int attempt = 0; attempt < 4; ++attempt) {
-            r = run_tree(t,
-                         TreeSpec{.processes = n, .ignore_term = ign, .scan_floor = scan, .timeout = timeout_for[n]});
+            r = run_tree(t, TreeSpec{.processes = n, .ignore_term = ign, .floor = floor, .timeout = timeout_for[n]});
             if (r.valid) break;
             ++retries;
             timeout_for[n] *= 2;
@@ -1273,8 +1281,8 @@ void Bench::teardown() {
             notes_.push_back(fmt::format("{} left {} of {} processes alive{} (killed by the benchmark)", label(t),
                                          r.survivors, n, ign ? " (tree ignores SIGTERM)" : ""));
           auto& gone = ign ? ignore : obey;
-          if (scan) {
-            if (r.gone_ns >= 0) gone["scan floor"][n].push_back(static_cast<double>(r.gone_ns) / kMs);
+          if (stand_in) {
+            if (r.gone_ns >= 0) gone[runner->label][n].push_back(static_cast<double>(r.gone_ns) / kMs);
             continue;
           }
           if (r.gone_ns >= 0) gone[label(t)][n].push_back(static_cast<double>(r.gone_ns) / kMs);
@@ -1350,22 +1358,29 @@ void Bench::teardown() {
   {
     // No kernel call signals a subreaper's descendants, or a cgroup's processes with any signal but
     // SIGKILL: a backend that must signal each process (ctxrun's TERM step) has this floor instead.
-    std::vector<std::string> head{"processes", "kill(-pgid) floor", "scan floor"};
+    std::vector<std::string> head{"processes", "kill(-pgid) floor", "each floor", "scan floor"};
     for (const auto& t : tools_)
-      if (t.is_ctxrun) head.push_back(t.label + " ÷ scan floor");
+      if (t.is_ctxrun) {
+        head.push_back(t.label + " ÷ each floor");
+        head.push_back(t.label + " ÷ scan floor");
+      }
     std::vector<std::vector<std::string>> rows;
     for (int n : o_.sizes) {
       std::vector<std::string> row{std::to_string(n), ms_cell(summarize(obey["floor"][n])),
+                                   ms_cell(summarize(obey["each floor"][n])),
                                    ms_cell(summarize(obey["scan floor"][n]))};
       for (const auto& t : tools_)
         if (t.is_ctxrun)
-          row.push_back(ratio_cell(summarize(obey[t.label][n]).median, summarize(obey["scan floor"][n]).median));
+          for (const char* floor : {"each floor", "scan floor"})
+            row.push_back(ratio_cell(summarize(obey[t.label][n]).median, summarize(obey[floor][n]).median));
       rows.push_back(row);
     }
     fmt::print(
-        "The floor of signalling each process: the benchmark finds the tree by one scan of /proc (the parent "
-        "in each process's stat), as a wrapper without a cgroup must, then `kill()`s each process (`scan "
-        "floor`), timed from the start of the scan:\n\n");
+        "The floors of signalling each process, timed like the kill(-pgid) floor: `each floor` sends SIGKILL "
+        "to each process through the pidfds the benchmark already holds (no search: the least any wrapper "
+        "that cannot signal the whole tree at once must do); `scan floor` first finds the tree by one scan "
+        "of /proc (the parent in each process's stat), as a wrapper without a cgroup must, then `kill()`s "
+        "each process:\n\n");
     print_table(head, rows);
   }
   fmt::print(
