@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -161,10 +162,18 @@ Result<CgroupLeaf> CgroupLeaf::create(const std::function<void(const std::string
   if (faccessat(AT_FDCWD, (parent + "/cgroup.procs").c_str(), W_OK, AT_EACCESS) != 0)
     return fmt::format("the command could not be moved into a cgroup leaf under {}: {}/cgroup.procs: {}", parent,
                        parent, std::strerror(errno));
-  std::string path = fmt::format("{}/ctxrun-{}-{:08x}", parent, getpid(), random_bits());
-  if (before_mkdir) before_mkdir(path);
-  if (mkdir(path.c_str(), 0755) != 0)
-    return fmt::format("cannot create a cgroup under {}: {}", parent, std::strerror(errno));
+  // One name per ctxrun process, so that each attempt's leaf (--attempts) is the one the guardian
+  // was told of already: its orders wait in a socket that one order per attempt would fill after a
+  // few hundred. A name still taken (a leaf that could not be removed) is replaced by a fresh one.
+  static const std::uint32_t own_suffix = random_bits();
+  std::string path;
+  int made = -1;
+  for (std::uint32_t suffix : {own_suffix, random_bits()}) {
+    path = fmt::format("{}/ctxrun-{}-{:08x}", parent, getpid(), suffix);
+    if (before_mkdir) before_mkdir(path);
+    if ((made = mkdir(path.c_str(), 0755)) == 0 || errno != EEXIST) break;
+  }
+  if (made != 0) return fmt::format("cannot create a cgroup under {}: {}", parent, std::strerror(errno));
   CgroupLeaf leaf(path);
   leaf.dir_.reset(open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   leaf.events_.reset(open((path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));

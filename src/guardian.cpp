@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -95,10 +96,6 @@ void tear_down(std::string_view orders) {
     orders.remove_prefix(newline == std::string_view::npos ? orders.size() : newline + 1);
     if (line.rfind("cgroup ", 0) == 0) kill_cgroup(line.substr(7));
     else if (line.rfind("marker ", 0) == 0) kill_marked(line.substr(7));
-    else if (line.rfind("pgroup ", 0) == 0) {
-      pid_t pgid = static_cast<pid_t>(std::atoi(line.c_str() + 7));
-      if (pgid > 1) ::kill(-pgid, SIGKILL);
-    }
   }
 }
 
@@ -321,8 +318,14 @@ Result<Guardian> Guardian::start() {
 
 void Guardian::order(const std::string& line) noexcept {
   if (!orders_) return;
+  try {
+    // The guardian reads its orders only once ctxrun is gone: each is sent once (a run's orders
+    // are a few lines however many attempts it makes; CgroupLeaf::create reuses its name).
+    if (std::find(given_.begin(), given_.end(), line) != given_.end()) return;
+    given_.push_back(line);
+  } catch (...) {}  // no memory: sent again, at worst
   std::string text = line + "\n";
-  // Never blocks: the guardian reads its orders only once ctxrun is gone, and keeps 64 KiB of them.
+  // Never blocks (the socket's buffer holds hundreds of orders; the guardian keeps 64 KiB of them).
   [[maybe_unused]] auto n = ::send(orders_.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 

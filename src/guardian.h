@@ -21,8 +21,7 @@
 // guardian is re-parented (the kernel gives it an ordinary exit signal then), and it:
 //  - cgroup: kills the leaf (cgroup.kill), waits for it to empty, removes it and any cgroup below;
 //  - run marker: SIGKILLs every process whose environment carries the run's CTXRUN_RUN_ID (how a
-//    subreaper's tree is found once ctxrun, its root, is gone), until none is left;
-//  - process group: SIGKILLs the group.
+//    subreaper's tree is found once ctxrun, its root, is gone), until none is left.
 // The direct command needs none of this: it has SIGKILL as its parent-death signal.
 #pragma once
 
@@ -31,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "ctxrun/result.h"
 #include "ctxrun/unique_fd.h"
@@ -44,6 +44,7 @@ class Guardian {
 
   Guardian(Guardian&& other) noexcept
       : orders_(std::move(other.orders_)),
+        given_(std::move(other.given_)),
         pidfd_(std::move(other.pidfd_)),
         pid_(std::exchange(other.pid_, std::nullopt)),
         dismissed_(other.dismissed_) {}
@@ -51,6 +52,7 @@ class Guardian {
     if (this != &other) {
       release();
       orders_ = std::move(other.orders_);
+      given_ = std::move(other.given_);
       pidfd_ = std::move(other.pidfd_);
       pid_ = std::exchange(other.pid_, std::nullopt);
       dismissed_ = other.dismissed_;
@@ -62,7 +64,7 @@ class Guardian {
   // The guardian's pid while it runs: a child of ctxrun that is not part of the tree.
   std::optional<pid_t> pid() const noexcept { return pid_; }
 
-  // Orders, each a line: "cgroup PATH", "marker ID", "pgroup PGID".
+  // Orders, each a line: "cgroup PATH", "marker ID". An order given before is not sent again.
   void order(const std::string& line) noexcept;
 
   // ctxrun's teardown is done: the guardian is sent SIGKILL (it has nothing left to do), to die on
@@ -75,9 +77,10 @@ class Guardian {
 
  private:
   Guardian() = default;
-  unique_fd orders_;          // ctxrun's end of the orders socket
-  unique_fd pidfd_;           // the guardian's pidfd (empty on kernels without clone3)
-  std::optional<pid_t> pid_;  // until reaped
+  unique_fd orders_;                // ctxrun's end of the orders socket
+  std::vector<std::string> given_;  // the orders sent
+  unique_fd pidfd_;                 // the guardian's pidfd (empty on kernels without clone3)
+  std::optional<pid_t> pid_;        // until reaped
   bool dismissed_ = false;
 };
 

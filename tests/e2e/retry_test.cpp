@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "backends.h"
 #include "harness.h"
 #include "json.h"
 #include "launched.h"
@@ -650,4 +651,26 @@ TEST_CASE("retry: --help lists the retry options") {
   for (auto option : {"--attempts", "--attempt-timeout", "--retry-on", "--retry-delay", "--retry-backoff",
                       "--retry-max-delay", "--retry-jitter", "--on-retry"})
     CHECK_MESSAGE(text.find(option) != std::string::npos, option);
+}
+
+TEST_CASE(
+    "retry: ctxrun SIGKILLed in its 400th attempt leaves no leaf and no process: its guardian knows the live leaf") {
+  // The guardian reads its orders only once ctxrun is gone; an order per attempt's leaf would fill
+  // the socket's buffer after a few hundred attempts and lose the last ones.
+  const auto& all = backends();
+  if (std::find(all.begin(), all.end(), "cgroup") == all.end()) {
+    MESSAGE("SKIPPED: no cgroup backend here");
+    return;
+  }
+  NoSurvivors guard;
+  std::string script = "test \"$CTXRUN_ATTEMPT\" -lt 400 && exit 1; exec '" + kHelper + "' hang 3";
+  Process p(
+      Spec{.args = {"--tree=cgroup", "--attempts", "400", "--retry-delay", "0", "-t", "120s", "sh", "-c", script}});
+  auto pids = p.await_ready(60s);
+  REQUIRE(pids.size() == 1);
+  p.signal(SIGKILL);
+  auto exit = p.wait(20s);
+  CHECK_MESSAGE(exit.killed_by(SIGKILL), exit.describe());
+  CHECK_MESSAGE(await_no_survivors(5s), "the last attempt's tree outlived ctxrun");
+  CHECK_FALSE(cgroup_leaf_left(p.pid()));
 }
