@@ -104,6 +104,10 @@ Outcome run_attempts(const RunOptions& options, const Command& command, const Co
   bool stdin_rewinds = fstat(0, &st) == 0 && S_ISREG(st.st_mode);
   setenv("CTXRUN_ATTEMPTS", std::to_string(r.attempts).c_str(), 1);
   Outcome outcome;
+  // The cap of the delay after attempt n: delay * backoff^(n-1), at most max_delay; multiplied once
+  // per attempt (std::pow would make every run load libm).
+  const double max_delay_s = std::chrono::duration<double>(r.max_delay).count();
+  double cap_s = std::min(max_delay_s, std::chrono::duration<double>(r.delay).count());
   for (int n = 1;; ++n) {
     setenv("CTXRUN_ATTEMPT", std::to_string(n).c_str(), 1);
     Command attempt = command;
@@ -146,12 +150,8 @@ Outcome run_attempts(const RunOptions& options, const Command& command, const Co
       return outcome;
     }
     // Backoff, capped, then full jitter: uniform in [0, cap].
-    // delay * backoff^(n-1), multiplied out (std::pow would make every run load libm).
-    double max_s = std::chrono::duration<double>(r.max_delay).count();
-    double grown_s = std::chrono::duration<double>(r.delay).count();
-    for (int k = 1; k < n && grown_s < max_s; ++k) grown_s *= r.backoff;
-    double cap_s = std::min(max_s, grown_s);
     double delay_s = r.jitter ? std::uniform_real_distribution<double>(0, cap_s)(random) : cap_s;
+    cap_s = std::min(max_delay_s, cap_s * r.backoff);
     auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(delay_s));
     if (auto deadline = ctx->deadline()) {
       auto now = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
