@@ -225,8 +225,11 @@ int main(int argc, char** argv) {
   // cgroup leaf is removed, the guardian released. No tree is running then: before run() nothing
   // has been started, run() itself never throws (it tears down what it started), and after it the
   // tree is gone.
-  // 0. A guardian whose ctxrun is gone, in a fresh image of its own (guardian.h).
-  if (argc == 3 && std::strcmp(argv[1], "--ctxrun-guardian-orders") == 0) return guardian_after_exec(argv[2]);
+  // 0. A guardian whose ctxrun is gone, in a fresh image of its own (guardian.h), which it names
+  // ctxrun-guardian: a command line that merely starts with the option is a usage error as any.
+  if (argc == 3 && std::strcmp(argv[0], "ctxrun-guardian") == 0 &&
+      std::strcmp(argv[1], "--ctxrun-guardian-orders") == 0)
+    return guardian_after_exec(argv[2]);
   // Invoked as `timeout`: GNU timeout's command line and behaviour (gnu_timeout.h).
   if (gnu::invoked_as_timeout(argv[0])) {
     try {
