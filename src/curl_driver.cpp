@@ -57,8 +57,6 @@ int CurlDriver::on_socket(CURL*, curl_socket_t s, int what, void* self_ptr, void
   short events = static_cast<short>(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
   self->sockets_.insert(s);
   self->loop_.watch(s, events, [self, s](short revents) {
-    // A handler called for a socket libcurl gave up in the same round of the loop: nothing to do.
-    if (!self->sockets_.contains(s)) return;
     int flags = ((revents & POLLIN) ? CURL_CSELECT_IN : 0) | ((revents & POLLOUT) ? CURL_CSELECT_OUT : 0) |
                 ((revents & (POLLERR | POLLHUP | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
     self->act(s, flags);

@@ -3,8 +3,9 @@
 // poll, no sleeping: time comes in as timerfds like any other source.
 //
 // Passive: the owner decides when to wait and what the handlers' effects mean (runner.cpp reads its
-// state after each wait). A handler may watch or unwatch descriptors; the change applies from the
-// next wait_once().
+// state after each wait). A handler may watch or unwatch descriptors: a source unwatched, or watched
+// anew, by a handler is not called again in the same wait_once() (its descriptor may be closed, or
+// its number reused by another), and one watched anew is polled from the next.
 #pragma once
 
 #include <poll.h>
@@ -32,8 +33,11 @@ class EventLoop {
     int fd;
     short events;
     Handler on_ready;
+    unsigned long serial;  // which watch() made it
   };
+  bool still_watched(const Source& s) const;
   std::vector<Source> sources_;
+  unsigned long watches_ = 0;
 };
 
 }  // namespace ctxrun

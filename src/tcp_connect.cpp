@@ -64,11 +64,11 @@ void TcpConnect::next() {
       last_error_ = errno_text(errno);
       continue;
     }
-    int r;
-    do r = connect(socket_.get(), reinterpret_cast<const sockaddr*>(&a.address), a.length);
-    while (r != 0 && errno == EINTR);
+    // A non-blocking connect interrupted by a signal goes on in the background, as one in
+    // progress does (connecting again would say EALREADY).
+    int r = connect(socket_.get(), reinterpret_cast<const sockaddr*>(&a.address), a.length);
     if (r == 0) return finish(std::nullopt);
-    if (errno == EINPROGRESS) {
+    if (errno == EINPROGRESS || errno == EINTR) {
       loop_.watch(socket_.get(), POLLOUT, [this](short) {
         int error = 0;
         socklen_t length = sizeof error;
