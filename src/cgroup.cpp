@@ -229,45 +229,44 @@ std::vector<pid_t> CgroupLeaf::pids() const {
 
 std::vector<pid_t> CgroupLeaf::pids_below() const { return list_below().value_or(std::vector<pid_t>()); }
 
-std::optional<std::vector<pid_t>> CgroupLeaf::list_below() const {
-  std::vector<pid_t> out;
-  auto own = read_text(path_ + "/cgroup.procs");
-  if (!own) return std::nullopt;
-  parse_pids(*own, out);
-  // Cgroups below the leaf (a nested ctxrun's leaf): a cgroup removed meanwhile has no processes.
-  std::vector<std::string> dirs;
-  auto below = [&](const std::string& dir) {
-    if (DIR* d = opendir(dir.c_str())) {
-      while (dirent* e = readdir(d))
-        if (e->d_type == DT_DIR && e->d_name[0] != '.') dirs.push_back(dir + "/" + e->d_name);
-      closedir(d);
-    }
-  };
-  below(path_);
-  while (!dirs.empty()) {
-    std::string dir = std::move(dirs.back());
-    dirs.pop_back();
-    parse_pids(read_file(dir + "/cgroup.procs"), out);
-    below(dir);
-  }
-  return out;
-}
+namespace {
 
-std::vector<pid_t> CgroupLeaf::runs_below() const {
-  std::vector<pid_t> runs;
-  std::vector<std::string> dirs{path_};
+// Calls `each(path, name)` for every cgroup below `top`, at any depth (a nested ctxrun's leaf, a
+// container runtime's cgroups). One removed meanwhile is skipped.
+void for_each_below(const std::string& top, const std::function<void(const std::string&, const char*)>& each) {
+  std::vector<std::string> dirs{top};
   while (!dirs.empty()) {
     std::string dir = std::move(dirs.back());
     dirs.pop_back();
     if (DIR* d = opendir(dir.c_str())) {
       while (dirent* e = readdir(d)) {
         if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
-        if (auto pid = leaf_name_pid(e->d_name)) runs.push_back(*pid);
         dirs.push_back(dir + "/" + e->d_name);
+        each(dirs.back(), e->d_name);
       }
       closedir(d);
     }
   }
+}
+
+}  // namespace
+
+std::optional<std::vector<pid_t>> CgroupLeaf::list_below() const {
+  std::vector<pid_t> out;
+  auto own = read_text(path_ + "/cgroup.procs");
+  if (!own) return std::nullopt;
+  parse_pids(*own, out);
+  // A cgroup removed meanwhile has no processes.
+  for_each_below(path_,
+                 [&](const std::string& dir, const char*) { parse_pids(read_file(dir + "/cgroup.procs"), out); });
+  return out;
+}
+
+std::vector<pid_t> CgroupLeaf::runs_below() const {
+  std::vector<pid_t> runs;
+  for_each_below(path_, [&](const std::string&, const char* name) {
+    if (auto pid = leaf_name_pid(name)) runs.push_back(*pid);
+  });
   return runs;
 }
 
