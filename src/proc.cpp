@@ -211,7 +211,9 @@ std::optional<std::vector<ProcessInfo>> walk_descendants(std::size_t limit, std:
     // Named by a children file a moment ago, but the pid may have been reaped and reused since: a
     // process that is neither that parent's child nor (re-parented) ours is not this tree's.
     if (p->ppid != parent && p->ppid != self) continue;
-    if (p->state == 'Z' || p->state == 'X') continue;  // exited: nothing to signal, no children
+    // Exited: nothing to signal, no children. A leader that exited while other threads of its
+    // process run reads as a zombie too, and is alive: its threads have children to walk.
+    if ((p->state == 'Z' || p->state == 'X') && threads <= 1) continue;
     if (out.size() == limit) return std::nullopt;
     // Each thread lists the children it forked; most processes have one thread, whose id is the pid.
     children.clear();

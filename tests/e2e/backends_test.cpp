@@ -55,6 +55,17 @@ TEST_CASE("every backend: a stopped process is torn down") {
   }
 }
 
+TEST_CASE("every backend: a process whose main thread exited (a zombie in /proc) is torn down with its child") {
+  // Its other thread still runs, and forked the child: both get the first signal, no need to wait
+  // out the grace.
+  for (const auto& backend : backends()) {
+    NoSurvivors guard;
+    auto exit = torn_down(backend, {"-t", "300ms", "-k", "30s", kHelper, "exited-leader", "3"});
+    CHECK_MESSAGE(exit.exited(124), backend << ": " << exit.describe());
+    CHECK_MESSAGE(exit.took < 20s, backend << ": " << exit.describe());
+  }
+}
+
 TEST_CASE("every backend: a process that moves to a new session and forks again is torn down") {
   for (const auto& backend : backends()) {
     if (backend == "pgroup") continue;  // a new session is a new process group: out of its reach

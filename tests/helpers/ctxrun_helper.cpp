@@ -13,6 +13,8 @@
 //   daemon REPORT exit|hang    double fork + setsid escapee reports its pid; then this one exits 0
 //                              or waits forever
 //   stopped REPORT             a child stops itself (SIGSTOP); report it once it is stopped, wait
+//   exited-leader REPORT       a thread forks a child that reports and waits; then the main thread
+//                              exits alone (pthread_exit): /proc shows this process as a zombie
 //   leave-child REPORT         a child in the same group reports and waits forever; this one exits 0
 //   leave-until-eof REPORT FD  a child reports, then reads FD until EOF and exits 0; this one exits 0
 //   hold-stdout REPORT         a setsid grandchild keeps stdout open forever; this one exits 0
@@ -64,6 +66,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -192,8 +195,8 @@ int mode_stopped(int fd) {
   wait_forever();
 }
 
-int mode_leave_child(int fd) {
-  report_fd = fd;
+// Forks a child that reports its pid and waits forever; returns once it has reported.
+void fork_reported_child() {
   int p[2];
   if (pipe(p) != 0) die("pipe");
   if (fork_or_die() == 0) {
@@ -204,6 +207,41 @@ int mode_leave_child(int fd) {
   }
   close(p[1]);
   await_byte(p[0]);
+  close(p[0]);
+}
+
+// The child a thread of an exited-leader process forks: it reports, and once the process's main
+// thread has exited (/proc shows the process as a zombie), so does this thread; then it waits on.
+void* exited_leader_thread(void* main_thread) {
+  pthread_join(*static_cast<pthread_t*>(main_thread), nullptr);
+  char path[64], stat[512];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(getpid()));
+  for (bool zombie = false; !zombie; sched_yield()) {  // the leader's exit ends just after the join
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = f < 0 ? -1 : read(f, stat, sizeof stat - 1);
+    if (f >= 0) close(f);
+    if (n <= 0) die("read /proc/self/stat");
+    stat[n] = '\0';
+    const char* paren = std::strrchr(stat, ')');
+    zombie = paren && paren[1] == ' ' && paren[2] == 'Z';
+  }
+  fork_reported_child();
+  report_pid(getpid());
+  report("ready");
+  wait_forever();
+}
+
+int mode_exited_leader(int fd) {
+  report_fd = fd;
+  static pthread_t main_thread = pthread_self();
+  pthread_t thread;
+  if (pthread_create(&thread, nullptr, exited_leader_thread, &main_thread) != 0) die("pthread_create");
+  pthread_exit(nullptr);
+}
+
+int mode_leave_child(int fd) {
+  report_fd = fd;
+  fork_reported_child();
   report("ready");
   return 0;
 }
@@ -717,6 +755,7 @@ int main(int argc, char** argv) {
     raise(arg(2));
     return 97;
   }
+  if (mode == "exited-leader" && argc == 3) return mode_exited_leader(arg(2));
   if (mode == "hang" && argc == 3) {
     report_fd = arg(2);
     report_pid(getpid());
