@@ -179,8 +179,9 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
       log::verbose("tree backend: {}", why.empty() ? backend : why);
       // Nested on another backend than cgroup: an enclosing ctxrun's cgroup backend learns of this
       // run from a cgroup named after it (process_tree.h, "Nested runs"); a leaf says so already.
-      auto nested_mark = enclosing && backend != std::string_view("cgroup") ? mark_nested_run(setup.tell_guardian)
-                                                                            : std::nullopt;
+      // Whether this run is in an enclosing leaf, its own cgroup tells (not CTXRUN_RUN_ID, which
+      // `env -i` or sudo clear).
+      auto nested_mark = backend != std::string_view("cgroup") ? mark_nested_run(setup.tell_guardian) : std::nullopt;
       if (nested_mark) log::verbose("nested in a ctxrun's cgroup leaf: marked by {}", nested_mark->path());
       // 6. Run until the tree is gone; then release the backend (a cgroup leaf is removed).
       outcome = run(cmd, run_ctx, *signals, *tree);

@@ -227,7 +227,7 @@ class PgroupTree final : public ProcessTree {
     if (sig != SIGKILL && proc_is_ours()) {
       auto targets = all;
       drop_nested_subtrees(targets);
-      if (targets.size() != all.size()) return ProcessTree::signal_all(sig, then_cont, skip_pgid);
+      if (targets.size() != all.size()) return signal_members(std::move(all), sig, then_cont, skip_pgid);
     }
     std::vector<ProcessInfo> signalled;
     for (pid_t group : groups_) {
@@ -363,8 +363,9 @@ class CgroupTree final : public ProcessTree {
       exited.clear();
       gone.assign(to - from, false);
       for (std::size_t i = from; i < to; ++i) {
-        pins.emplace_back(open_pidfd(targets[i].pid));
-        gone[i - from] = !pins.back() && errno == ESRCH;
+        int pin = open_pidfd(targets[i].pid);
+        gone[i - from] = pin < 0 && errno == ESRCH;  // before anything else can change errno
+        pins.emplace_back(pin);
         exited.push_back(pollfd{pins.back().get(), POLLIN, 0});  // fd -1 is skipped by poll()
       }
       // A pidfd is readable once its process has exited: a zombie, nothing to signal.

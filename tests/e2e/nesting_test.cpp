@@ -174,6 +174,11 @@ TEST_CASE(
                             true);
     }
   }
+  // Without the run id in its environment (env -i, sudo): its own cgroup says it is nested.
+  INFO("inner --tree=subreaper, CTXRUN_RUN_ID removed");
+  check_one_stop_signal({"-t", "500ms", "-k", "10s", "env", "-u", "CTXRUN_RUN_ID", kCtxrun, "--no-inherit",
+                         "--tree=subreaper", "-k", "500ms", kHelper, "record-signals", "0", "3"},
+                        true);
 }
 
 TEST_CASE("nested: GNU's cascade (timeout-group.sh): the outer's ALRM makes the inner timeout send INT") {
