@@ -71,10 +71,16 @@ add_custom_command(OUTPUT ${CTXRUN_CHANGELOG_GZ}
   DEPENDS ${PROJECT_SOURCE_DIR}/packaging/changelog VERBATIM)
 add_custom_target(ctxrun_changelog ALL DEPENDS ${CTXRUN_CHANGELOG_GZ})
 install(FILES ${CTXRUN_CHANGELOG_GZ} DESTINATION ${CTXRUN_DOC_DIR} COMPONENT tool)
+# lintian takes a static-pie ctxrun for a shared library without its prerequisites (the file says why).
+if(CTXRUN_LINK_STATIC_PIE)
+  install(FILES packaging/lintian-overrides RENAME ctxrun DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides
+    COMPONENT tool)
+endif()
 
 # The Debian package: component `tool` alone (the library's archive and headers stay out), under
-# /usr, stripped, its Depends computed by dpkg-shlibdeps from what the binary really links (libc6
-# for the default static runtime; nothing for CTXRUN_FULLY_STATIC; libcurl4 too once it is linked).
+# /usr, stripped, its Depends computed by dpkg-shlibdeps from what the binaries really link (libc6,
+# for ctxrun-libcurl beside a static-pie ctxrun, or for a ctxrun with the static runtime; nothing for
+# CTXRUN_FULLY_STATIC).
 # cpack builds nothing: its "preinstall" step would otherwise build the whole tree first, in the
 # middle of a test run when the tree is stale (the package test reads what the build made, as the
 # library consumer test does). `--target package` still builds `all` first; `cmake --install`
@@ -101,8 +107,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # ctxrun_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# libcurl is loaded with dlopen, only for tcp:// and http(s):// readiness probes (src/curl_api.h):
-# dpkg-shlibdeps cannot see it, and ctxrun works without it (those probes then say how to get it).
+# libcurl is loaded with dlopen (by ctxrun-libcurl where ctxrun is static-pie), only for tcp:// and
+# http(s):// readiness probes (src/curl_api.h): dpkg-shlibdeps cannot see it, and ctxrun works
+# without it (those probes then say how to get it).
 if(CTXRUN_CURL)
   set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libcurl4 (>= 7.80.0)")
 endif()

@@ -240,6 +240,13 @@ ExitNow print_out(const std::string& text) {
 
 }  // namespace
 
+std::vector<std::string> ready_probes_given(int argc, char** argv) {
+  std::vector<std::string> probes;
+  for (auto& [name, value] : scan(argc, argv).given)
+    if (name == "ready") probes.push_back(value);
+  return probes;
+}
+
 std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv) {
   Scanned scanned = scan(argc, argv);
   // From here on every usage error is reported once the report's path is known.

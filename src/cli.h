@@ -4,7 +4,9 @@
 // or 125 if what they print cannot be written. CLI11's own exit codes never leak out.
 #pragma once
 
+#include <string>
 #include <variant>
+#include <vector>
 
 #include "options.h"
 
@@ -19,5 +21,9 @@ struct ExitNow {
   RunOptions options;
 };
 std::variant<RunOptions, ExitNow> parse_command_line(int argc, char** argv);
+
+// The --ready probes on the command line, read without checking them or anything else: whether a
+// static ctxrun hands the run to its libcurl twin (libcurl_twin.h) before it parses.
+std::vector<std::string> ready_probes_given(int argc, char** argv);
 
 }  // namespace ctxrun

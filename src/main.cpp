@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "gnu_timeout.h"
 #include "guardian.h"
+#include "libcurl_twin.h"
 #include "log.h"
 #include "random_bits.h"
 #include "remaining.h"
@@ -41,11 +42,8 @@ std::optional<pid_t> enclosing_ctxrun() {
   return static_cast<pid_t>(pid);
 }
 
-// When this ctxrun started, for the report.
-struct Started {
-  wall_time wall = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
-  std::chrono::steady_clock::time_point steady = std::chrono::steady_clock::now();
-};
+// When this ctxrun started, for --timeout and the report.
+using Started = StartTime;
 
 // Writes the report, when one was asked for; one that cannot be written is one line on stderr and
 // changes nothing else.
@@ -113,13 +111,24 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
     log::error("cannot set up signal handling: {}", std::strerror(errno));
     return 125;
   }
-  // 2. The command line.
+  // 2. The command line. A static ctxrun cannot load libcurl: a run with a probe that needs it
+  //    goes, before anything has started, to the dynamic twin, which reads the command line anew
+  //    (libcurl_twin.h). Without a twin, the probe is refused below, saying so.
+  std::optional<std::string> handover_failed;
+#if CTXRUN_STATIC_PIE
+  if (needs_libcurl(ready_probes_given(argc, argv)))
+    if (auto twin = find_libcurl_twin()) handover_failed = exec_libcurl_twin(*twin, argv, *signals, started);
+#endif
   auto parsed = parse_command_line(argc, argv);
   if (auto* exit_now = std::get_if<ExitNow>(&parsed)) {
-    if (exit_now->error.empty()) return exit_now->status;
-    return end_with_error(exit_now->error, exit_now->options, started);
+    if (exit_now->error.empty() && !handover_failed) return exit_now->status;
+    return end_with_error(handover_failed.value_or(exit_now->error), exit_now->options, started);
   }
+  if (handover_failed) return end_with_error(*handover_failed, std::get<RunOptions>(parsed), started);
   options = std::get<RunOptions>(parsed);
+#if CTXRUN_LIBCURL_TWIN
+  log::verbose("running as {}, with libcurl for tcp:// and http(s):// probes", kLibcurlTwinName);
+#endif
   // 3. The context: inherited deadline, --deadline and --timeout; the earliest wins.
   ContextPtr ctx;
   try {
@@ -241,6 +250,9 @@ int main(int argc, char** argv) {
     }
   }
   Started started;
+#if CTXRUN_LIBCURL_TWIN
+  if (auto handed_on = handed_on_start()) started = *handed_on;
+#endif
   RunOptions options;  // once the command line is read: where the report of an internal error goes
   try {
     return run_ctxrun(argc, argv, options, started);
