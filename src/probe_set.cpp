@@ -16,12 +16,11 @@
 #include "ctxrun/unique_fd.h"
 #include "ctxrun/version.h"
 #include "probe.h"
+#include "tcp_connect.h"
 #include "timer.h"
 #if CTXRUN_HAVE_CURL
 #include "curl_api.h"
 #include "curl_driver.h"
-#else
-#include "tcp_connect.h"
 #endif
 
 namespace ctxrun {
@@ -60,11 +59,26 @@ std::string wait_status_text(int status) {
 
 }  // namespace
 
+#if CTXRUN_HAVE_CURL
+namespace {
+// Whether a tcp:// probe can do without libcurl: to a numeric address or localhost (tcp_connect.h).
+bool connects_without_libcurl(const ProbeSpec& probe) {
+  return probe.kind == ProbeKind::tcp &&
+         std::holds_alternative<std::vector<TcpAddress>>(numeric_addresses(probe.target));
+}
+}  // namespace
+#endif
+
 Status probe_unavailable(const ProbeSpec& probe) {
 #if CTXRUN_HAVE_CURL
   if (probe.kind != ProbeKind::http && probe.kind != ProbeKind::tcp) return std::nullopt;
   auto loaded = curl_api();
-  if (auto* error = std::get_if<std::string>(&loaded)) return *error;
+  if (auto* error = std::get_if<std::string>(&loaded)) {
+    // libcurl could not be loaded (not installed; a static ctxrun without its twin): a tcp:// probe
+    // to an address is still served, by ctxrun's own connect.
+    if (connects_without_libcurl(probe)) return std::nullopt;
+    return *error;
+  }
   if (probe.kind != ProbeKind::http) return std::nullopt;
   // What libcurl would refuse at every attempt is refused now, as a usage error.
   const CurlApi& curl = *std::get<const CurlApi*>(loaded);
@@ -99,9 +113,8 @@ struct ProbeSet::Probe {
   ~Probe() {
     if (easy) curl->easy_cleanup(easy);
   }
-#else
-  std::unique_ptr<TcpConnect> tcp;
 #endif
+  std::unique_ptr<TcpConnect> tcp;  // a tcp:// probe served without libcurl
 };
 
 struct ProbeSet::Impl {
@@ -142,6 +155,7 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::make(const Readiness& ready, EventLo
 // A libcurl handle for a tcp:// (connect only) or http(s):// probe, set up once and started again at
 // each attempt.
 Status ProbeSet::prepare_transfer(Probe& p) {
+  if (std::holds_alternative<std::string>(curl_api())) return prepare_connect(p);  // tcp:// to an address
   if (!impl_->curl) {
     auto made = CurlDriver::make(loop_);
     if (auto* error = std::get_if<std::string>(&made)) return *error;
@@ -172,9 +186,12 @@ Status ProbeSet::prepare_transfer(Probe& p) {
   return std::nullopt;
 }
 #else
+Status ProbeSet::prepare_transfer(Probe& p) { return prepare_connect(p); }
+#endif
+
 // Without libcurl: a tcp:// probe's own non-blocking connect (probe_unavailable() refused http and
 // host names already).
-Status ProbeSet::prepare_transfer(Probe& p) {
+Status ProbeSet::prepare_connect(Probe& p) {
   Probe* probe = &p;
   p.tcp = std::make_unique<TcpConnect>(loop_, std::get<std::vector<TcpAddress>>(numeric_addresses(p.spec.target)),
                                        [this, probe](Status result) {
@@ -183,7 +200,6 @@ Status ProbeSet::prepare_transfer(Probe& p) {
                                        });
   return std::nullopt;
 }
-#endif
 
 void ProbeSet::start() {
   started_ = Clock::now();
@@ -220,10 +236,11 @@ void ProbeSet::attempt(Probe& p) {
       return;
     }
     case ProbeKind::tcp:
-#if !CTXRUN_HAVE_CURL
-      p.tcp->start();
-      return;
-#endif
+      if (p.tcp) {
+        p.tcp->start();
+        return;
+      }
+      [[fallthrough]];
     case ProbeKind::http: {
 #if CTXRUN_HAVE_CURL
       p.error[0] = '\0';
@@ -293,9 +310,8 @@ void ProbeSet::stop() {
     loop_.unwatch(p->retry.fd());
 #if CTXRUN_HAVE_CURL
     if (p->easy && impl_->curl) impl_->curl->cancel(p->easy);
-#else
-    if (p->tcp) p->tcp->cancel();
 #endif
+    if (p->tcp) p->tcp->cancel();
   }
   // The driver itself stays until the set goes (stop() may run inside one of its callbacks); with no
   // transfer left it watches no socket, and its timer is disarmed.

@@ -63,6 +63,7 @@ class ProbeSet {
   ProbeSet(EventLoop& loop, Hooks hooks);
   // Makes what a tcp:// or http(s):// probe's attempts run on (libcurl, or a connect of our own).
   Status prepare_transfer(Probe& p);
+  Status prepare_connect(Probe& p);  // tcp:// without libcurl
   void attempt(Probe& p);
   void succeeded(Probe& p);
   void failed(Probe& p, std::string why);

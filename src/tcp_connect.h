@@ -1,4 +1,4 @@
-// TcpConnect: tcp:// probes without libcurl (a fully static build, CTXRUN_CURL=OFF). A
+// TcpConnect: tcp:// probes without libcurl (a build without it, or where it cannot be loaded). A
 // non-blocking connect to each address in turn, driven from the runner's EventLoop. Only numeric
 // addresses and `localhost` (::1, then 127.0.0.1): without libcurl's resolver ctxrun has no
 // resolver that cannot block the loop, and a static glibc cannot load NSS modules in an empty root.

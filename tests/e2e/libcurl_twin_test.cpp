@@ -82,7 +82,9 @@ TEST_CASE("libcurl twin: a tcp:// probe's run goes to ctxrun-libcurl, with the s
   CHECK(survivors().empty());
 }
 
-TEST_CASE("libcurl twin: found in ../libexec/ctxrun/ as installed, and without one the probe is refused saying so") {
+TEST_CASE(
+    "libcurl twin: found in ../libexec/ctxrun/ as installed, and without one a tcp:// probe to an address still "
+    "works") {
   NoSurvivors guard;
   if (!static_build()) return;
   int port = 0;
@@ -98,12 +100,18 @@ TEST_CASE("libcurl twin: found in ../libexec/ctxrun/ as installed, and without o
   CHECK(contains(installed.err, "running as ctxrun-libcurl"));
 
   fs::remove(dir + "/libexec/ctxrun/ctxrun-libcurl");
-  for (const std::string& target : {probe, std::string("http://127.0.0.1:1/")}) {
+  // Alone, it serves a tcp:// probe to an address itself, and refuses what needs libcurl.
+  auto own_connect = run(Spec{.args = {"-v", "--ready", probe, "--", "true"}, .argv0 = dir + "/bin/ctxrun"});
+  CHECK_MESSAGE(own_connect.exited(0), own_connect.describe());
+  CHECK_FALSE(contains(own_connect.err, "ctxrun-libcurl"));
+  CHECK(contains(own_connect.err, "probe " + probe + " ready after"));
+  for (const std::string& target : {std::string("tcp://db.invalid:5432"), std::string("http://127.0.0.1:1/")}) {
     auto alone = run(Spec{.args = {"--ready", target, "--", "true"}, .argv0 = dir + "/bin/ctxrun"});
     CHECK_MESSAGE(alone.exited(125), alone.describe());
     CHECK(alone.err == "ctxrun: --ready '" + target +
-                           "': tcp:// and http(s):// probes need libcurl, which this static ctxrun cannot load; its "
-                           "dynamic twin ctxrun-libcurl was found neither beside it nor in ../libexec/ctxrun/\n");
+                           "': http(s):// probes, and tcp:// ones to a host name, need libcurl, which this static "
+                           "ctxrun cannot load: its dynamic twin ctxrun-libcurl was found neither beside it nor in "
+                           "../libexec/ctxrun/\n");
   }
   // Probes that need no libcurl never look for it.
   auto file_probe = run(
