@@ -31,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kFirstInterval{250};
 constexpr std::chrono::milliseconds kLongestInterval{2000};
 // One HTTP(S) or TCP attempt: a server that accepts but never answers is tried again after this.
-constexpr long kAttemptLimitMs = 10000;
+constexpr std::chrono::milliseconds kAttemptLimit{10000};
 
 // Connects to the unix socket at `path` without blocking: connected, or why not.
 Status connect_unix(const std::string& path) {
@@ -170,7 +170,7 @@ Status ProbeSet::prepare_transfer(Probe& p) {
   curl.easy_setopt(e, CURLOPT_PROXY, "");
   curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl.easy_setopt(e, CURLOPT_ERRORBUFFER, p.error);
-  curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, kAttemptLimitMs);
+  curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(kAttemptLimit.count()));
   curl.easy_setopt(e, CURLOPT_USERAGENT, (std::string("ctxrun/") + kVersion).c_str());  // libcurl copies it
   if (p.spec.kind == ProbeKind::tcp) {
     // Connect only: every address the name resolves to, IPv6 and IPv4 (happy eyeballs).
@@ -194,10 +194,11 @@ Status ProbeSet::prepare_transfer(Probe& p) { return prepare_connect(p); }
 Status ProbeSet::prepare_connect(Probe& p) {
   Probe* probe = &p;
   p.tcp = std::make_unique<TcpConnect>(loop_, std::get<std::vector<TcpAddress>>(numeric_addresses(p.spec.target)),
-                                       [this, probe](Status result) {
+                                       kAttemptLimit, [this, probe](Status result) {
                                          if (result) failed(*probe, *result);
                                          else succeeded(*probe);
                                        });
+  if (!p.tcp->ok()) return fmt::format("cannot create a timer: {}", std::strerror(p.tcp->error()));
   return std::nullopt;
 }
 

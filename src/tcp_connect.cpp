@@ -8,6 +8,9 @@
 #include <charconv>
 #include <cstring>
 
+#include <fmt/format.h>
+
+#include "ctxrun/duration.h"
 #include "probe.h"
 
 namespace ctxrun {
@@ -47,12 +50,18 @@ void TcpConnect::start() {
   cancel();
   at_ = 0;
   last_error_.clear();
+  timer_.arm(limit_);
+  loop_.watch(timer_.fd(), POLLIN, [this](short) {
+    if (timer_.fired()) finish(fmt::format("connection timed out after {}", format_duration(limit_)));
+  });
   next();
 }
 
 void TcpConnect::cancel() {
   if (socket_) loop_.unwatch(socket_.get());
   socket_.reset();
+  loop_.unwatch(timer_.fd());
+  timer_.disarm();
 }
 
 // Tries addresses from at_ on until one connects, one is in progress, or none is left.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -25,15 +26,15 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 const std::string kTwin = (fs::path(kCtxrun).parent_path() / "ctxrun-libcurl").string();
 
 // A listening TCP socket on 127.0.0.1: a tcp:// probe to it succeeds (the backlog takes the
-// connection). Its port in `port`.
-ctxrun::unique_fd listening(int& port) {
+// connection, while there is room). Its port in `port`.
+ctxrun::unique_fd listening(int& port, int backlog = 16) {
   ctxrun::unique_fd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   REQUIRE(s);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(listen(s.get(), 16) == 0);
+  REQUIRE(listen(s.get(), backlog) == 0);
   socklen_t length = sizeof address;
   REQUIRE(getsockname(s.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
   port = ntohs(address.sin_port);
@@ -139,4 +140,39 @@ TEST_CASE("libcurl twin: --timeout counts from the start the static ctxrun hands
   // A value that is not a start in the past is ignored: the whole -t.
   auto ignored = run(Spec{.args = {"-t", "1s", "--", "true"}, .argv0 = kTwin, .env = {"CTXRUN_STARTED_AT=soon"}});
   CHECK_MESSAGE(ignored.exited(0), ignored.describe());
+}
+
+TEST_CASE("libcurl twin: a tcp:// attempt that gets no answer ends after 10s and is tried again, with or without it") {
+  NoSurvivors guard;
+  if (!static_build()) return;
+  // A listener whose accept queue is full drops every further SYN: a connect to it gets no answer.
+  int port = 0;
+  auto server = listening(port, 0);
+  ctxrun::unique_fd filler(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  REQUIRE(connect(filler.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  std::string dir = fresh_dir("twin-silent");
+  fs::copy_file(kCtxrun, dir + "/ctxrun");
+  std::string probe = "tcp://127.0.0.1:" + std::to_string(port);
+  std::vector<std::string> args{"-v", "--ready", probe, "--ready-timeout", "11s", "--", "true"};
+  // Both at once: the twin's libcurl, and a static ctxrun alone with its own connect.
+  Process with_twin(Spec{.args = args});
+  Process alone(Spec{.args = args, .argv0 = dir + "/ctxrun"});
+  auto twin_exit = with_twin.wait(40s);
+  auto alone_exit = alone.wait(40s);
+  for (const auto* exit : {&twin_exit, &alone_exit}) {
+    INFO(exit->describe());
+    CHECK(exit->exited(124));
+    CHECK(seconds(exit->took) < 25.0);
+    CHECK(contains(exit->err, "probe " + probe + " not ready: connection timed out after 10"));
+    // Tried again after the 10 s attempt, before the 11 s ready timeout.
+    CHECK(contains(exit->err, "ctxrun: context deadline exceeded (ready timeout 11s: " + probe +
+                                  " (connection timed out after 10"));
+  }
+  CHECK(contains(twin_exit.err, "running as ctxrun-libcurl"));
+  CHECK_FALSE(contains(alone_exit.err, "ctxrun-libcurl"));
+  CHECK(contains(alone_exit.err, "connection timed out after 10s"));
 }
