@@ -1,7 +1,7 @@
 // curl_api() for the static-pie ctxrun (CTXRUN_STATIC_PIE), linked ahead of the library, so that
 // the dlopen of curl_api.cpp is never linked into a static program (libcurl_twin.h). A run that
 // needs libcurl is handed to ctxrun-libcurl before any probe is made; this answer is for a ctxrun
-// that found no twin beside it (a tcp:// probe to an address is then served without libcurl).
+// without a twin that runs (a tcp:// probe to an address is then served without libcurl).
 #include "curl_api.h"
 #include "libcurl_twin.h"
 
@@ -11,9 +11,8 @@ namespace ctxrun {
 
 Result<const CurlApi*> curl_api() {
   return fmt::format(
-      "http(s):// probes, and tcp:// ones to a host name, need libcurl, which this static ctxrun cannot load: its "
-      "dynamic twin {} was found neither beside it nor in ../libexec/ctxrun/",
-      kLibcurlTwinName);
+      "http(s):// probes, and tcp:// ones to a host name, need libcurl, which this static ctxrun cannot load: {}",
+      libcurl_missing());
 }
 
 }  // namespace ctxrun

@@ -4,20 +4,22 @@
 // map and bind at every start, which was most of what a plain run cost over GNU timeout
 // (docs/benchmarks.md, "Issue 15, third round"). A static program cannot load libcurl: dlopen there
 // brings a second libc into the process, with its own malloc and threads. So a run with a tcp:// or
-// http(s):// readiness probe is handed, before anything has started, to ctxrun-libcurl: the same
-// program linked dynamically, which loads libcurl as before. It is looked for beside ctxrun (the
-// build tree) and in <prefix>/libexec/ctxrun/ (installed). It gets the same arguments, the signal
-// mask and dispositions ctxrun was started with, and ctxrun's start (CTXRUN_STARTED_AT, removed
-// from its environment at once), so that --timeout counts from the first start.
+// http(s):// readiness probe is handed, first thing, to ctxrun-libcurl: the same program linked
+// dynamically, which loads libcurl as before. It is looked for beside ctxrun (the build tree) and in
+// <prefix>/libexec/ctxrun/ (installed). It gets the same arguments, and the signal mask and
+// dispositions ctxrun was started with (the handover comes before ctxrun changes them), and
+// ctxrun's start (CTXRUN_STARTED_AT, taken only by the same process and removed from its
+// environment at once), so that --timeout counts from the first start.
+//
+// Without a twin that runs, ctxrun goes on alone: a tcp:// probe to an address is made by its own
+// connect (tcp_connect.h), and what needs libcurl is refused with the reason found here.
 #pragma once
 
 #include <chrono>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "ctxrun/deadline.h"
-#include "signal_regime.h"
 
 namespace ctxrun {
 
@@ -29,19 +31,18 @@ struct StartTime {
   std::chrono::steady_clock::time_point steady = std::chrono::steady_clock::now();
 };
 
-// Whether these --ready probes need libcurl: any tcp:// or http(s)://.
-bool needs_libcurl(const std::vector<std::string>& probes);
+// In a static ctxrun, before anything else: if the --ready probes on the command line need libcurl,
+// replaces this process with the twin. Returns when there is no need, or no twin that runs; then
+// libcurl_missing() says why.
+void hand_over_to_libcurl_twin(int argc, char** argv, const StartTime& started);
 
-// The twin's path: beside this program, else in ../libexec/ctxrun/ from its directory; nullopt if
-// neither is there.
-std::optional<std::string> find_libcurl_twin();
+// Why this static ctxrun has no libcurl ("" if the handover was never needed), for the message of a
+// probe that needs it: "its dynamic twin ctxrun-libcurl was found neither beside it nor in
+// ../libexec/ctxrun/", or "its dynamic twin PATH cannot be run: ERROR".
+const std::string& libcurl_missing();
 
-// Replaces this process with the twin at `path`, run with `argv`. Returns only on failure: why.
-std::string exec_libcurl_twin(const std::string& path, char** argv, const SignalRegime& signals,
-                              const StartTime& started);
-
-// In the twin: the start handed on by the static ctxrun, if any; the variable is removed, so that
-// the command does not inherit it.
+// In the twin: the start handed on by the static ctxrun that became this process, if any; the
+// variable is removed, so that the command does not inherit it.
 std::optional<StartTime> handed_on_start();
 
 }  // namespace ctxrun

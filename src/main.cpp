@@ -103,6 +103,12 @@ std::string mark_run() {
 // ctxrun proper. `options` is filled as soon as the command line is read, so that main's last
 // resort can still write the report.
 int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& started) {
+#if CTXRUN_STATIC_PIE
+  // 0. This static ctxrun cannot load libcurl: a run with a probe that needs it goes, before
+  //    anything has been changed or started, to the dynamic twin (libcurl_twin.h). It comes back
+  //    here only when there is no twin that runs.
+  hand_over_to_libcurl_twin(argc, argv, started);
+#endif
   // 1. Signals first, so that nothing that arrives from here on is lost. SIGPIPE is ignored: a
   //    message to a closed pipe must not kill ctxrun before it has torn the tree down (the command
   //    gets SIGPIPE back as ctxrun was started with it).
@@ -111,23 +117,17 @@ int run_ctxrun(int argc, char** argv, RunOptions& options, const Started& starte
     log::error("cannot set up signal handling: {}", std::strerror(errno));
     return 125;
   }
-  // 2. The command line. A static ctxrun cannot load libcurl: a run with a probe that needs it
-  //    goes, before anything has started, to the dynamic twin, which reads the command line anew
-  //    (libcurl_twin.h). Without a twin, the probe is refused below, saying so.
-  std::optional<std::string> handover_failed;
-#if CTXRUN_STATIC_PIE
-  if (needs_libcurl(ready_probes_given(argc, argv)))
-    if (auto twin = find_libcurl_twin()) handover_failed = exec_libcurl_twin(*twin, argv, *signals, started);
-#endif
+  // 2. The command line.
   auto parsed = parse_command_line(argc, argv);
   if (auto* exit_now = std::get_if<ExitNow>(&parsed)) {
-    if (exit_now->error.empty() && !handover_failed) return exit_now->status;
-    return end_with_error(handover_failed.value_or(exit_now->error), exit_now->options, started);
+    if (exit_now->error.empty()) return exit_now->status;
+    return end_with_error(exit_now->error, exit_now->options, started);
   }
-  if (handover_failed) return end_with_error(*handover_failed, std::get<RunOptions>(parsed), started);
   options = std::get<RunOptions>(parsed);
 #if CTXRUN_LIBCURL_TWIN
   log::verbose("running as {}, with libcurl for tcp:// and http(s):// probes", kLibcurlTwinName);
+#elif CTXRUN_STATIC_PIE
+  if (!libcurl_missing().empty()) log::verbose("without libcurl: {}", libcurl_missing());
 #endif
   // 3. The context: inherited deadline, --deadline and --timeout; the earliest wins.
   ContextPtr ctx;

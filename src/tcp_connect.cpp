@@ -58,10 +58,14 @@ void TcpConnect::start() {
 }
 
 void TcpConnect::cancel() {
-  if (socket_) loop_.unwatch(socket_.get());
-  socket_.reset();
+  drop_socket();
   loop_.unwatch(timer_.fd());
   timer_.disarm();
+}
+
+void TcpConnect::drop_socket() {
+  if (socket_) loop_.unwatch(socket_.get());
+  socket_.reset();
 }
 
 // Tries addresses from at_ on until one connects, one is in progress, or none is left.
@@ -84,7 +88,7 @@ void TcpConnect::next() {
         if (getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
         if (error == 0) return finish(std::nullopt);
         last_error_ = errno_text(error);
-        cancel();
+        drop_socket();  // the attempt, and its limit, go on with the next address
         ++at_;
         next();
       });

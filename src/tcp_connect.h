@@ -50,6 +50,7 @@ class TcpConnect {
  private:
   void next();
   void finish(Status result);
+  void drop_socket();
 
   EventLoop& loop_;
   std::vector<TcpAddress> addresses_;

@@ -116,6 +116,8 @@ std::string slurp(const std::string& path);
 std::string fresh_dir(const std::string& name);
 // The lines of `text`, without their newlines; and the last of them ("" for none).
 std::vector<std::string> lines_of(const std::string& text);
+// `s` as one word for sh.
+std::string sh_word(const std::string& s);
 std::string last_line(const std::string& text);
 // A usage error: ctxrun given `args` exits 125 at once with one line on stderr, "ctxrun: ...", that
 // is its own words (not a bare "unknown option") and names one of `names` (the option at fault).

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "ctxrun/unique_fd.h"
@@ -23,7 +24,12 @@ namespace {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-const std::string kTwin = (fs::path(kCtxrun).parent_path() / "ctxrun-libcurl").string();
+// The twin, where this build has one (CTXRUN_STATIC_PIE).
+#ifdef CTXRUN_TWIN
+const std::string kTwin = CTXRUN_TWIN;
+#else
+const std::string kTwin;
+#endif
 
 // A listening TCP socket on 127.0.0.1: a tcp:// probe to it succeeds (the backlog takes the
 // connection, while there is room). Its port in `port`.
@@ -47,9 +53,21 @@ std::vector<std::string> command_view(const std::string& out) {
 }
 
 bool static_build() {
-  if (fs::exists(kTwin)) return true;
-  MESSAGE("SKIPPED: no ctxrun-libcurl beside ctxrun (a build without CTXRUN_STATIC_PIE)");
+  if (!kTwin.empty()) return true;
+  MESSAGE("SKIPPED: this build has no ctxrun-libcurl (ctxrun is not static-pie here)");
   return false;
+}
+
+// Runs the twin as the process a static ctxrun handed CTXRUN_STARTED_AT on to: "PID STEADY WALL",
+// where "$$" in `value` is the pid the twin will have (sh execs env, which execs the twin).
+Exit run_twin_handed(const std::string& value, const std::vector<std::string>& args) {
+  std::string line = "exec env CTXRUN_STARTED_AT=\"" + value + "\" " + sh_word(kTwin);
+  for (const auto& a : args) line += " " + sh_word(a);
+  return run(Spec{.args = {"-c", line}, .argv0 = "/bin/sh"});
+}
+
+long long ns_since_epoch(auto time_point) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time_point.time_since_epoch()).count();
 }
 
 }  // namespace
@@ -104,7 +122,10 @@ TEST_CASE(
   // Alone, it serves a tcp:// probe to an address itself, and refuses what needs libcurl.
   auto own_connect = run(Spec{.args = {"-v", "--ready", probe, "--", "true"}, .argv0 = dir + "/bin/ctxrun"});
   CHECK_MESSAGE(own_connect.exited(0), own_connect.describe());
-  CHECK_FALSE(contains(own_connect.err, "ctxrun-libcurl"));
+  CHECK_FALSE(contains(own_connect.err, "running as ctxrun-libcurl"));
+  CHECK(contains(own_connect.err,
+                 "without libcurl: its dynamic twin ctxrun-libcurl was found neither beside it nor in "
+                 "../libexec/ctxrun/"));
   CHECK(contains(own_connect.err, "probe " + probe + " ready after"));
   for (const std::string& target : {std::string("tcp://db.invalid:5432"), std::string("http://127.0.0.1:1/")}) {
     auto alone = run(Spec{.args = {"--ready", target, "--", "true"}, .argv0 = dir + "/bin/ctxrun"});
@@ -125,21 +146,51 @@ TEST_CASE("libcurl twin: --timeout counts from the start the static ctxrun hands
   if (!static_build()) return;
   std::string dir = fresh_dir("twin-start");
   // Started 9.5 s ago as the twin is told: -t 10s leaves half a second.
-  auto steady = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    (std::chrono::steady_clock::now() - 9500ms).time_since_epoch())
-                    .count();
-  auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                  (std::chrono::system_clock::now() - 9500ms).time_since_epoch())
-                  .count();
-  auto exit = run(Spec{.args = {"-t", "10s", "--", "sh", "-c", "env > " + dir + "/env; exec sleep 30"},
-                       .argv0 = kTwin,
-                       .env = {"CTXRUN_STARTED_AT=" + std::to_string(steady) + " " + std::to_string(wall)}});
+  auto steady = std::to_string(ns_since_epoch(std::chrono::steady_clock::now() - 9500ms));
+  auto wall = std::to_string(ns_since_epoch(std::chrono::system_clock::now() - 9500ms));
+  auto exit = run_twin_handed("$$ " + steady + " " + wall,
+                              {"-t", "10s", "--", "sh", "-c", "env > " + dir + "/env; exec sleep 30"});
   CHECK_MESSAGE(exit.exited(124), exit.describe());
   CHECK(seconds(exit.took) < 5.0);
   CHECK_FALSE(contains(slurp(dir + "/env"), "CTXRUN_STARTED_AT"));
-  // A value that is not a start in the past is ignored: the whole -t.
-  auto ignored = run(Spec{.args = {"-t", "1s", "--", "true"}, .argv0 = kTwin, .env = {"CTXRUN_STARTED_AT=soon"}});
-  CHECK_MESSAGE(ignored.exited(0), ignored.describe());
+  // Taken only from the process it was handed on in, and only as a start less than a minute ago:
+  // else the whole -t counts (a start taken would have ended these at once with 124).
+  auto future = std::to_string(ns_since_epoch(std::chrono::steady_clock::now() + 100s));
+  for (const std::string& value : {"1 " + steady + " " + wall, std::string("$$ 1 1"), "$$ " + future + " " + wall,
+                                   std::string("$$ soon"), "$$ " + steady, "$$ " + steady + " " + wall + " 7"}) {
+    INFO(value);
+    auto ignored = run_twin_handed(value, {"-t", "3s", "--", "sh", "-c", "env > " + dir + "/env2; sleep 0.3"});
+    CHECK_MESSAGE(ignored.exited(0), ignored.describe());
+    CHECK_FALSE(contains(slurp(dir + "/env2"), "CTXRUN_STARTED_AT"));
+  }
+}
+
+TEST_CASE("libcurl twin: one that cannot be run is passed over, and the run goes on without libcurl") {
+  NoSurvivors guard;
+  if (!static_build()) return;
+  int port = 0;
+  auto server = listening(port);
+  std::string dir = fresh_dir("twin-broken");
+  fs::copy_file(kCtxrun, dir + "/ctxrun");
+  // Executable, but its interpreter is not there: what a dynamic program is in an image without
+  // the dynamic loader.
+  std::ofstream(dir + "/ctxrun-libcurl") << "#!/nonexistent/ld.so\n";
+  fs::permissions(dir + "/ctxrun-libcurl", fs::perms::owner_all);
+  std::string probe = "tcp://127.0.0.1:" + std::to_string(port);
+  auto args = command_view(dir + "/view");
+  auto exit = run(Spec{.args = {"-v", "--ready", probe, "--", args[0], args[1], args[2]}, .argv0 = dir + "/ctxrun"});
+  CHECK_MESSAGE(exit.exited(0), exit.describe());
+  CHECK(contains(exit.err, "without libcurl: its dynamic twin " + dir +
+                               "/./ctxrun-libcurl cannot be run: No such file "
+                               "or directory"));
+  CHECK(contains(exit.err, "probe " + probe + " ready after"));
+  CHECK_FALSE(contains(slurp(dir + "/view"), "CTXRUN_STARTED_AT"));
+  auto http = run(Spec{.args = {"--ready", "http://127.0.0.1:1/", "--", "true"}, .argv0 = dir + "/ctxrun"});
+  CHECK_MESSAGE(http.exited(125), http.describe());
+  CHECK(http.err ==
+        "ctxrun: --ready 'http://127.0.0.1:1/': http(s):// probes, and tcp:// ones to a host name, need "
+        "libcurl, which this static ctxrun cannot load: its dynamic twin " +
+            dir + "/./ctxrun-libcurl cannot be run: No such file or directory\n");
 }
 
 TEST_CASE("libcurl twin: a tcp:// attempt that gets no answer ends after 10s and is tried again, with or without it") {
@@ -158,11 +209,19 @@ TEST_CASE("libcurl twin: a tcp:// attempt that gets no answer ends after 10s and
   fs::copy_file(kCtxrun, dir + "/ctxrun");
   std::string probe = "tcp://127.0.0.1:" + std::to_string(port);
   std::vector<std::string> args{"-v", "--ready", probe, "--ready-timeout", "11s", "--", "true"};
-  // Both at once: the twin's libcurl, and a static ctxrun alone with its own connect.
+  // At once: the twin's libcurl, and a static ctxrun alone with its own connect, to the address and
+  // to localhost (::1 refuses, then 127.0.0.1 gives no answer: one attempt, one limit).
   Process with_twin(Spec{.args = args});
   Process alone(Spec{.args = args, .argv0 = dir + "/ctxrun"});
+  std::string by_name = "tcp://localhost:" + std::to_string(port);
+  Process alone_by_name(
+      Spec{.args = {"-v", "--ready", by_name, "--ready-timeout", "11s", "--", "true"}, .argv0 = dir + "/ctxrun"});
   auto twin_exit = with_twin.wait(40s);
   auto alone_exit = alone.wait(40s);
+  auto by_name_exit = alone_by_name.wait(40s);
+  INFO(by_name_exit.describe());
+  CHECK(by_name_exit.exited(124));
+  CHECK(contains(by_name_exit.err, "probe " + by_name + " not ready: connection timed out after 10s"));
   for (const auto* exit : {&twin_exit, &alone_exit}) {
     INFO(exit->describe());
     CHECK(exit->exited(124));
@@ -173,6 +232,6 @@ TEST_CASE("libcurl twin: a tcp:// attempt that gets no answer ends after 10s and
                                   " (connection timed out after 10"));
   }
   CHECK(contains(twin_exit.err, "running as ctxrun-libcurl"));
-  CHECK_FALSE(contains(alone_exit.err, "ctxrun-libcurl"));
+  CHECK_FALSE(contains(alone_exit.err, "running as ctxrun-libcurl"));
   CHECK(contains(alone_exit.err, "connection timed out after 10s"));
 }

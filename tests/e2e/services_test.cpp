@@ -47,13 +47,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-// `s` as one word for sh.
-std::string sh_word(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 const std::string kHelperWord = sh_word(kHelper);
 
 // A TCP port on the loopback address of `family` that nobody listens on: bound to port 0 and closed.

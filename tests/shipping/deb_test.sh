@@ -51,7 +51,8 @@ echo "built $(basename "$deb") ($(stat -c %s "$deb") bytes) in $((($(date +%s%N)
 files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' | sort)
 # A static-pie ctxrun comes with its libcurl twin and a lintian override (docs/shipping.md).
 twin=()
-[ -e "$build/ctxrun-libcurl" ] && twin=(/usr/libexec/ctxrun/ctxrun-libcurl /usr/share/lintian/overrides/ctxrun)
+file "$build/ctxrun" | grep -q 'static-pie' &&
+  twin=(/usr/libexec/ctxrun/ctxrun-libcurl /usr/share/lintian/overrides/ctxrun)
 expect_same "the package's files" "$(printf '%s\n' "${twin[@]}")
 /usr/bin/ctxrun
 /usr/share/man/man1/ctxrun.1.gz
