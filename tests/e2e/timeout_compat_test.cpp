@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -27,6 +28,7 @@
 #include <utility>
 
 #include "harness.h"
+#include "proc.h"
 
 using namespace e2e;
 
@@ -124,12 +126,28 @@ std::size_t settled_survivors(const std::vector<pid_t>& reported) {
   return survivors().size();
 }
 
+// Waits until `pid` sleeps. GNU timeout learns its child's pid only when fork() returns in the
+// parent, and a signal that comes before that makes it _exit(128 + SIG) at once ("the child is not
+// exec'd yet", in its cleanup()): on a loaded machine the child can exec and report ready first.
+// Its only sleep after the fork is the sigsuspend() of its wait (ours: poll()), so a signal sent
+// once it sleeps meets the state the test means. Bounded; a yield between reads, as the helper's
+// wait for ctxrun's poll().
+void await_asleep(pid_t pid) {
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto p = ctxrun::read_process(pid);
+    if (!p || p->state == 'S') return;
+    sched_yield();
+  }
+}
+
 Observed observe(const Impl& impl, const Case& c, const Drive& drive) {
   Observed o;
   {
     ScopedEnv env(c.env);
     Process p(spec_for(impl, c));
     o.pids = p.await_ready();
+    await_asleep(p.pid());
     drive(p, o.pids);
     o.exit = p.wait();
     // Survivors may hold the report pipe: read what is there, without waiting for EOF.
