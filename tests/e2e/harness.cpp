@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 extern char** environ;
 
@@ -111,6 +112,17 @@ Process::Process(const Spec& spec) {
     out_.reset(out[0]);
   }
 }
+
+Process::Process(Process&& other) noexcept
+    : pid_(std::exchange(other.pid_, 0)),
+      pidfd_(std::move(other.pidfd_)),
+      report_(std::move(other.report_)),
+      err_(std::move(other.err_)),
+      out_(std::move(other.out_)),
+      err_text_(std::move(other.err_text_)),
+      report_buf_(std::move(other.report_buf_)),
+      started_(other.started_),
+      reaped_(other.reaped_) {}
 
 Process::~Process() {
   if (pid_ > 0 && !reaped_) {

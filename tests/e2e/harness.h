@@ -60,7 +60,8 @@ struct Exit {
 class Process {
  public:
   explicit Process(const Spec& spec);
-  Process(Process&&) = default;
+  // The moved-from Process no longer owns the child: only one kills and waits for it.
+  Process(Process&& other) noexcept;
   ~Process();
 
   pid_t pid() const { return pid_; }

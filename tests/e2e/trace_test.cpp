@@ -327,7 +327,7 @@ TEST_CASE("trace: 50 concurrent runs appending to one file give 50 whole, valid 
   // Lines longer than PIPE_BUF (an 8 KiB argument, with --trace-argv), so that a torn write shows.
   const std::string big(8192, 'x');
   std::vector<Process> runs;
-  runs.reserve(50);  // no moves: each Process owns its child
+  runs.reserve(50);
   for (int i = 0; i < 50; ++i)
     runs.emplace_back(Spec{.args = {"--trace-file", file, "--trace-argv", "--", "/bin/sh", "-c", "exit $0",
                                     std::to_string(i % 3), big},
