@@ -107,8 +107,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # ctxrun_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# libcurl is loaded with dlopen (by ctxrun-libcurl where ctxrun is static-pie), only for tcp:// and
-# http(s):// readiness probes (src/curl_api.h): dpkg-shlibdeps cannot see it, and ctxrun works
+# libcurl is loaded with dlopen (by ctxrun-libcurl where ctxrun is static-pie), only for http(s)://
+# readiness probes and tcp:// ones to a host name (src/curl_api.h): dpkg-shlibdeps cannot see it, and ctxrun works
 # without it (those probes then say how to get it).
 if(CTXRUN_CURL)
   set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libcurl4 (>= 7.80.0)")

@@ -1,7 +1,7 @@
 // curl_api() for the static-pie ctxrun (CTXRUN_STATIC_PIE), linked ahead of the library, so that
 // the dlopen of curl_api.cpp is never linked into a static program (libcurl_twin.h). A run that
 // needs libcurl is handed to ctxrun-libcurl before any probe is made; this answer is for a ctxrun
-// without a twin that runs (a tcp:// probe to an address is then served without libcurl).
+// without a twin that runs.
 #include "curl_api.h"
 #include "libcurl_twin.h"
 

@@ -3,6 +3,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 
 #include "cli.h"
 #include "probe.h"
+#include "probe_set.h"
 
 namespace ctxrun {
 namespace {
@@ -40,14 +42,13 @@ std::optional<std::string> own_directory() {
   return exe.substr(0, exe.rfind('/'));
 }
 
-// Whether these --ready probes need libcurl: any tcp:// or http(s)://.
-bool needs_libcurl(const std::vector<std::string>& probes) {
-  for (const auto& text : probes) {
+// Whether any of these --ready probes needs libcurl (probe_set.h).
+bool any_needs_libcurl(const std::vector<std::string>& probes) {
+  return std::any_of(probes.begin(), probes.end(), [](const std::string& text) {
     auto parsed = parse_probe(text);
     auto* spec = std::get_if<ProbeSpec>(&parsed);
-    if (spec && (spec->kind == ProbeKind::tcp || spec->kind == ProbeKind::http)) return true;
-  }
-  return false;
+    return spec && needs_libcurl(*spec);
+  });
 }
 
 std::optional<long long> number(std::string_view& text) {
@@ -62,7 +63,7 @@ std::optional<long long> number(std::string_view& text) {
 }  // namespace
 
 void hand_over_to_libcurl_twin(int argc, char** argv, const StartTime& started) {
-  if (!needs_libcurl(ready_probes_given(argc, argv))) return;
+  if (!any_needs_libcurl(ready_probes_given(argc, argv))) return;
   auto dir = own_directory();
   if (!dir) {
     missing_reason() = fmt::format(

@@ -3,16 +3,17 @@
 // ctxrun is linked static-pie by default (CTXRUN_STATIC_PIE): no dynamic loader and no libc.so to
 // map and bind at every start, which was most of what a plain run cost over GNU timeout
 // (docs/benchmarks.md, "Issue 15, third round"). A static program cannot load libcurl: dlopen there
-// brings a second libc into the process, with its own malloc and threads. So a run with a tcp:// or
-// http(s):// readiness probe is handed, first thing, to ctxrun-libcurl: the same program linked
-// dynamically, which loads libcurl as before. It is looked for beside ctxrun (the build tree) and in
-// <prefix>/libexec/ctxrun/ (installed). It gets the same arguments, and the signal mask and
-// dispositions ctxrun was started with (the handover comes before ctxrun changes them), and
-// ctxrun's start (CTXRUN_STARTED_AT, taken only by the same process and removed from its
+// brings a second libc into the process, with its own malloc and threads. So a run with a readiness
+// probe that needs libcurl (http(s)://, or tcp:// to a host name: needs_libcurl() in probe_set.h; a
+// tcp:// probe to an address never does) is handed, first thing, to ctxrun-libcurl: the same
+// program linked dynamically, which loads libcurl as before. It is looked for beside ctxrun (the
+// build tree) and in <prefix>/libexec/ctxrun/ (installed). It gets the same arguments, and the
+// signal mask and dispositions ctxrun was started with (the handover comes before ctxrun changes
+// them), and ctxrun's start (CTXRUN_STARTED_AT, taken only by the same process and removed from its
 // environment at once), so that --timeout counts from the first start.
 //
-// Without a twin that runs, ctxrun goes on alone: a tcp:// probe to an address is made by its own
-// connect (tcp_connect.h), and what needs libcurl is refused with the reason found here.
+// Without a twin that runs, ctxrun goes on alone, and refuses what needs libcurl with the reason
+// found here.
 #pragma once
 
 #include <chrono>

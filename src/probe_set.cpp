@@ -59,26 +59,17 @@ std::string wait_status_text(int status) {
 
 }  // namespace
 
-#if CTXRUN_HAVE_CURL
-namespace {
-// Whether a tcp:// probe can do without libcurl: to a numeric address or localhost (tcp_connect.h).
-bool connects_without_libcurl(const ProbeSpec& probe) {
+bool needs_libcurl(const ProbeSpec& probe) {
+  if (probe.kind == ProbeKind::http) return true;
   return probe.kind == ProbeKind::tcp &&
-         std::holds_alternative<std::vector<TcpAddress>>(numeric_addresses(probe.target));
+         !std::holds_alternative<std::vector<TcpAddress>>(numeric_addresses(probe.target));
 }
-}  // namespace
-#endif
 
 Status probe_unavailable(const ProbeSpec& probe) {
 #if CTXRUN_HAVE_CURL
-  if (probe.kind != ProbeKind::http && probe.kind != ProbeKind::tcp) return std::nullopt;
+  if (!needs_libcurl(probe)) return std::nullopt;
   auto loaded = curl_api();
-  if (auto* error = std::get_if<std::string>(&loaded)) {
-    // libcurl could not be loaded (not installed; a static ctxrun without its twin): a tcp:// probe
-    // to an address is still served, by ctxrun's own connect.
-    if (connects_without_libcurl(probe)) return std::nullopt;
-    return *error;
-  }
+  if (auto* error = std::get_if<std::string>(&loaded)) return *error;
   if (probe.kind != ProbeKind::http) return std::nullopt;
   // What libcurl would refuse at every attempt is refused now, as a usage error.
   const CurlApi& curl = *std::get<const CurlApi*>(loaded);
@@ -152,10 +143,10 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::make(const Readiness& ready, EventLo
 }
 
 #if CTXRUN_HAVE_CURL
-// A libcurl handle for a tcp:// (connect only) or http(s):// probe, set up once and started again at
-// each attempt.
+// A libcurl handle for a tcp:// probe to a host name (connect only) or an http(s):// probe, set up
+// once and started again at each attempt; a tcp:// probe to an address gets ctxrun's own connect.
 Status ProbeSet::prepare_transfer(Probe& p) {
-  if (std::holds_alternative<std::string>(curl_api())) return prepare_connect(p);  // tcp:// to an address
+  if (!needs_libcurl(p.spec)) return prepare_connect(p);
   if (!impl_->curl) {
     auto made = CurlDriver::make(loop_);
     if (auto* error = std::get_if<std::string>(&made)) return *error;
@@ -189,8 +180,7 @@ Status ProbeSet::prepare_transfer(Probe& p) {
 Status ProbeSet::prepare_transfer(Probe& p) { return prepare_connect(p); }
 #endif
 
-// Without libcurl: a tcp:// probe's own non-blocking connect (probe_unavailable() refused http and
-// host names already).
+// A tcp:// probe to an address or localhost: ctxrun's own non-blocking connect, in every build.
 Status ProbeSet::prepare_connect(Probe& p) {
   Probe* probe = &p;
   p.tcp = std::make_unique<TcpConnect>(loop_, std::get<std::vector<TcpAddress>>(numeric_addresses(p.spec.target)),

@@ -26,7 +26,12 @@ namespace ctxrun {
 
 struct ProbeSpec;
 
-// Why `probe` cannot work with this build (http(s):// and tcp:// to names without libcurl) or at all
+// Whether `probe` needs libcurl: http(s)://, and tcp:// to a host name. A tcp:// probe to an address
+// or localhost is made by ctxrun's own connect (tcp_connect.h) in every build: the same behaviour
+// everywhere, and no libcurl (~30 libraries) loaded for it.
+bool needs_libcurl(const ProbeSpec& probe);
+
+// Why `probe` cannot work with this build (what needs libcurl, where it cannot be loaded) or at all
 // (a URL libcurl refuses), or nullopt.
 Status probe_unavailable(const ProbeSpec& probe);
 

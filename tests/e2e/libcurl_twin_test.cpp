@@ -1,6 +1,6 @@
-// The static ctxrun and its libcurl twin (src/libcurl_twin.h): a run with a tcp:// or http(s)://
-// probe goes to ctxrun-libcurl, which the command cannot tell; the installed layout; no twin; the
-// start handed on.
+// The static ctxrun and its libcurl twin (src/libcurl_twin.h): a run with a probe that needs
+// libcurl goes to ctxrun-libcurl, which the command cannot tell, and one to an address stays; the
+// installed layout; no twin; a twin that cannot run; the start handed on.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "ctxrun/unique_fd.h"
 #include "harness.h"
@@ -47,6 +48,37 @@ ctxrun::unique_fd listening(int& port, int backlog = 16) {
   return s;
 }
 
+// An HTTP server on 127.0.0.1 that answers every request "200 OK" (an http:// probe to it
+// succeeds), on a thread of the test, until it goes.
+class OkServer {
+ public:
+  OkServer() : thread_([this] { serve(); }) {}
+  ~OkServer() {
+    shutdown(socket_.get(), SHUT_RDWR);  // ends the accept() below
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+ private:
+  void serve() {
+    static constexpr char kOk[] = "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+    while (true) {
+      ctxrun::unique_fd client(accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!client) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;
+      }
+      char request[4096];
+      if (::read(client.get(), request, sizeof request) > 0) {
+        [[maybe_unused]] auto n = ::write(client.get(), kOk, sizeof kOk - 1);
+      }
+    }
+  }
+  int port_ = 0;
+  ctxrun::unique_fd socket_ = listening(port_);
+  std::thread thread_;
+};
+
 // The command's view: its blocked and ignored signals and its environment, into `out`.
 std::vector<std::string> command_view(const std::string& out) {
   return {"sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status > " + out + "; env >> " + out};
@@ -72,25 +104,23 @@ long long ns_since_epoch(auto time_point) {
 
 }  // namespace
 
-TEST_CASE("libcurl twin: a tcp:// probe's run goes to ctxrun-libcurl, with the signals ctxrun was started with") {
+TEST_CASE("libcurl twin: an http:// probe's run goes to ctxrun-libcurl, with the signals ctxrun was started with") {
   NoSurvivors guard;
   if (!static_build()) return;
-  int port = 0;
-  auto server = listening(port);
+  OkServer server;
   std::string dir = fresh_dir("twin");
-  std::string probe = "tcp://127.0.0.1:" + std::to_string(port);
   // SIGUSR2 blocked and SIGUSR1 ignored at start: the command gets both as with no probe at all.
   Spec direct{.args = {}, .block = {SIGUSR2}, .ignore = {SIGUSR1}};
   direct.args = command_view(dir + "/direct");
   auto plain = run(direct);
   REQUIRE_MESSAGE(plain.exited(0), plain.describe());
   Spec twin = direct;
-  twin.args = {"-v", "--ready", probe, "--"};
+  twin.args = {"-v", "--ready", server.url(), "--"};
   for (auto& word : command_view(dir + "/twin")) twin.args.push_back(word);
   auto handed = run(twin);
   CHECK_MESSAGE(handed.exited(0), handed.describe());
   CHECK(contains(handed.err, "running as ctxrun-libcurl, with libcurl for tcp:// and http(s):// probes"));
-  CHECK(contains(handed.err, "probe " + probe + " ready after"));
+  CHECK(contains(handed.err, "probe " + server.url() + " ready after"));
   auto seen = lines_of(slurp(dir + "/twin"));
   auto expected = lines_of(slurp(dir + "/direct"));
   REQUIRE(seen.size() >= 2);
@@ -101,15 +131,28 @@ TEST_CASE("libcurl twin: a tcp:// probe's run goes to ctxrun-libcurl, with the s
   CHECK(survivors().empty());
 }
 
-TEST_CASE(
-    "libcurl twin: found in ../libexec/ctxrun/ as installed, and without one a tcp:// probe to an address still "
-    "works") {
+TEST_CASE("libcurl twin: a tcp:// probe to an address stays in the static ctxrun, which makes the connect itself") {
   NoSurvivors guard;
   if (!static_build()) return;
   int port = 0;
-  auto server = listening(port);
+  auto listener = listening(port);
+  for (const std::string& probe :
+       {"tcp://127.0.0.1:" + std::to_string(port), "tcp://localhost:" + std::to_string(port)}) {
+    auto exit = run(Spec{.args = {"-v", "--ready", probe, "--", "true"}});
+    CHECK_MESSAGE(exit.exited(0), exit.describe());
+    CHECK_FALSE(contains(exit.err, "ctxrun-libcurl"));
+    CHECK(contains(exit.err, "probe " + probe + " ready after"));
+  }
+}
+
+TEST_CASE(
+    "libcurl twin: found in ../libexec/ctxrun/ as installed, and without one what needs libcurl is refused saying "
+    "so") {
+  NoSurvivors guard;
+  if (!static_build()) return;
+  OkServer server;
   std::string dir = fresh_dir("twin-layout");
-  std::string probe = "tcp://127.0.0.1:" + std::to_string(port);
+  std::string probe = server.url();
   fs::create_directories(dir + "/bin");
   fs::create_directories(dir + "/libexec/ctxrun");
   fs::copy_file(kCtxrun, dir + "/bin/ctxrun");
@@ -119,15 +162,7 @@ TEST_CASE(
   CHECK(contains(installed.err, "running as ctxrun-libcurl"));
 
   fs::remove(dir + "/libexec/ctxrun/ctxrun-libcurl");
-  // Alone, it serves a tcp:// probe to an address itself, and refuses what needs libcurl.
-  auto own_connect = run(Spec{.args = {"-v", "--ready", probe, "--", "true"}, .argv0 = dir + "/bin/ctxrun"});
-  CHECK_MESSAGE(own_connect.exited(0), own_connect.describe());
-  CHECK_FALSE(contains(own_connect.err, "running as ctxrun-libcurl"));
-  CHECK(contains(own_connect.err,
-                 "without libcurl: its dynamic twin ctxrun-libcurl was found neither beside it nor in "
-                 "../libexec/ctxrun/"));
-  CHECK(contains(own_connect.err, "probe " + probe + " ready after"));
-  for (const std::string& target : {std::string("tcp://db.invalid:5432"), std::string("http://127.0.0.1:1/")}) {
+  for (const std::string& target : {std::string("tcp://db.invalid:5432"), probe}) {
     auto alone = run(Spec{.args = {"--ready", target, "--", "true"}, .argv0 = dir + "/bin/ctxrun"});
     CHECK_MESSAGE(alone.exited(125), alone.describe());
     CHECK(alone.err == "ctxrun: --ready '" + target +
@@ -165,73 +200,19 @@ TEST_CASE("libcurl twin: --timeout counts from the start the static ctxrun hands
   }
 }
 
-TEST_CASE("libcurl twin: one that cannot be run is passed over, and the run goes on without libcurl") {
+TEST_CASE("libcurl twin: one that cannot be run is passed over, and what needs libcurl is refused saying why") {
   NoSurvivors guard;
   if (!static_build()) return;
-  int port = 0;
-  auto server = listening(port);
   std::string dir = fresh_dir("twin-broken");
   fs::copy_file(kCtxrun, dir + "/ctxrun");
   // Executable, but its interpreter is not there: what a dynamic program is in an image without
   // the dynamic loader.
   std::ofstream(dir + "/ctxrun-libcurl") << "#!/nonexistent/ld.so\n";
   fs::permissions(dir + "/ctxrun-libcurl", fs::perms::owner_all);
-  std::string probe = "tcp://127.0.0.1:" + std::to_string(port);
-  auto args = command_view(dir + "/view");
-  auto exit = run(Spec{.args = {"-v", "--ready", probe, "--", args[0], args[1], args[2]}, .argv0 = dir + "/ctxrun"});
-  CHECK_MESSAGE(exit.exited(0), exit.describe());
-  CHECK(contains(exit.err, "without libcurl: its dynamic twin " + dir +
-                               "/./ctxrun-libcurl cannot be run: No such file "
-                               "or directory"));
-  CHECK(contains(exit.err, "probe " + probe + " ready after"));
-  CHECK_FALSE(contains(slurp(dir + "/view"), "CTXRUN_STARTED_AT"));
   auto http = run(Spec{.args = {"--ready", "http://127.0.0.1:1/", "--", "true"}, .argv0 = dir + "/ctxrun"});
   CHECK_MESSAGE(http.exited(125), http.describe());
   CHECK(http.err ==
         "ctxrun: --ready 'http://127.0.0.1:1/': http(s):// probes, and tcp:// ones to a host name, need "
         "libcurl, which this static ctxrun cannot load: its dynamic twin " +
             dir + "/./ctxrun-libcurl cannot be run: No such file or directory\n");
-}
-
-TEST_CASE("libcurl twin: a tcp:// attempt that gets no answer ends after 10s and is tried again, with or without it") {
-  NoSurvivors guard;
-  if (!static_build()) return;
-  // A listener whose accept queue is full drops every further SYN: a connect to it gets no answer.
-  int port = 0;
-  auto server = listening(port, 0);
-  ctxrun::unique_fd filler(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  REQUIRE(connect(filler.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  std::string dir = fresh_dir("twin-silent");
-  fs::copy_file(kCtxrun, dir + "/ctxrun");
-  std::string probe = "tcp://127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args{"-v", "--ready", probe, "--ready-timeout", "11s", "--", "true"};
-  // At once: the twin's libcurl, and a static ctxrun alone with its own connect, to the address and
-  // to localhost (::1 refuses, then 127.0.0.1 gives no answer: one attempt, one limit).
-  Process with_twin(Spec{.args = args});
-  Process alone(Spec{.args = args, .argv0 = dir + "/ctxrun"});
-  std::string by_name = "tcp://localhost:" + std::to_string(port);
-  Process alone_by_name(
-      Spec{.args = {"-v", "--ready", by_name, "--ready-timeout", "11s", "--", "true"}, .argv0 = dir + "/ctxrun"});
-  auto twin_exit = with_twin.wait(40s);
-  auto alone_exit = alone.wait(40s);
-  auto by_name_exit = alone_by_name.wait(40s);
-  INFO(by_name_exit.describe());
-  CHECK(by_name_exit.exited(124));
-  CHECK(contains(by_name_exit.err, "probe " + by_name + " not ready: connection timed out after 10s"));
-  for (const auto* exit : {&twin_exit, &alone_exit}) {
-    INFO(exit->describe());
-    CHECK(exit->exited(124));
-    CHECK(seconds(exit->took) < 25.0);
-    CHECK(contains(exit->err, "probe " + probe + " not ready: connection timed out after 10"));
-    // Tried again after the 10 s attempt, before the 11 s ready timeout.
-    CHECK(contains(exit->err, "ctxrun: context deadline exceeded (ready timeout 11s: " + probe +
-                                  " (connection timed out after 10"));
-  }
-  CHECK(contains(twin_exit.err, "running as ctxrun-libcurl"));
-  CHECK_FALSE(contains(alone_exit.err, "running as ctxrun-libcurl"));
-  CHECK(contains(alone_exit.err, "connection timed out after 10s"));
 }

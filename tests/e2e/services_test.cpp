@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "ctxrun/unique_fd.h"
 #include "harness.h"
 #include "json.h"
 
@@ -328,6 +329,39 @@ TEST_CASE("services: tcp://localhost:PORT becomes ready against a server bound t
   int port = free_port(AF_INET6);
   check_gated_probe(dir, kHelperWord + " listen '[::1]:" + std::to_string(port) + "' " + sh_word(gate.path()),
                     "tcp://localhost:" + std::to_string(port), gate);
+}
+
+TEST_CASE("services: a tcp:// attempt that gets no answer ends after 10s and is tried again") {
+  NoSurvivors guard;
+  // A listener whose accept queue is full (backlog 0, one connection queued) drops every further
+  // SYN: a connect to it gets no answer, as behind a firewall that drops.
+  ctxrun::unique_fd server(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  REQUIRE(bind(server.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+  REQUIRE(listen(server.get(), 0) == 0);
+  REQUIRE(getsockname(server.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  ctxrun::unique_fd filler(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(connect(filler.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+  std::string port = std::to_string(ntohs(address.sin_port));
+  // By address, and by localhost (::1 refuses, then 127.0.0.1 gives no answer: one attempt, one
+  // limit), at once.
+  std::vector<std::string> probes{"tcp://127.0.0.1:" + port, "tcp://localhost:" + port};
+  std::vector<Process> runs;
+  for (const auto& probe : probes)
+    runs.emplace_back(Spec{.args = {"-v", "--ready", probe, "--ready-timeout", "11s", "--", "true"}});
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    auto exit = runs[i].wait(40s);
+    INFO(exit.describe());
+    CHECK(exit.exited(124));
+    CHECK(seconds(exit.took) < 25.0);
+    CHECK(contains(exit.err, "probe " + probes[i] + " not ready: connection timed out after 10s"));
+    // Tried again after the 10 s attempt, before the 11 s ready timeout.
+    CHECK(contains(exit.err, "ctxrun: context deadline exceeded (ready timeout 11s: " + probes[i] +
+                                 " (connection timed out after 10s)"));
+  }
 }
 
 TEST_CASE("services: unix:///path becomes ready once a server listens on the socket") {
