@@ -104,10 +104,6 @@ bool wait_frozen(const std::string& path, int events_fd) {
   return false;
 }
 
-}  // namespace
-
-namespace {
-
 // The pid a cgroup named as a ctxrun leaf ("ctxrun-PID-XXXXXXXX", CgroupLeaf::create) is named
 // after; nullopt for any other name.
 std::optional<pid_t> leaf_name_pid(std::string_view name) {
